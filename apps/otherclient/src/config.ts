@@ -1,0 +1,27 @@
+import {
+  BaseConfigProperties,
+  ConfigError,
+  loadConfig,
+  loadOrCreateDevSecret,
+  SigningKeyConfigProperties,
+} from '@mxp/service-kit';
+import { type Static, Type } from 'typebox';
+
+/** Every environment variable the otherclient service reads (see the README's configuration table). */
+export const OtherclientConfigSchema = Type.Object({
+  ...BaseConfigProperties,
+  ...SigningKeyConfigProperties,
+  PORT: Type.Integer({ minimum: 0, maximum: 65_535, default: 3001 }),
+  CLIENT_SECRET_PEPPER: Type.Optional(
+    Type.String({ minLength: 32, description: 'Server-side key of the client secret hashes (required in production)' }),
+  ),
+});
+export type OtherclientConfig = Static<typeof OtherclientConfigSchema> & { CLIENT_SECRET_PEPPER: string };
+
+/** Reads and validates the configuration once, at startup; development generates its pepper in DATA_DIR. */
+export function loadOtherclientConfig(env: NodeJS.ProcessEnv = process.env): OtherclientConfig {
+  const config = loadConfig(OtherclientConfigSchema, env);
+  if (config.CLIENT_SECRET_PEPPER) return { ...config, CLIENT_SECRET_PEPPER: config.CLIENT_SECRET_PEPPER };
+  if (config.NODE_ENV === 'production') throw new ConfigError(['CLIENT_SECRET_PEPPER is required in production']);
+  return { ...config, CLIENT_SECRET_PEPPER: loadOrCreateDevSecret(config.DATA_DIR, 'otherclient-secret-pepper') };
+}

@@ -1,0 +1,8 @@
+import { type Static, Type } from 'typebox';
+
+/** `GET /auth/health` and `GET /api/auth/health` when the service and its database answer. */
+export const HealthResponse = Type.Object(
+  { status: Type.Literal('ok') },
+  { $id: 'HealthResponse', additionalProperties: false },
+);
+export type HealthResponse = Static<typeof HealthResponse>;

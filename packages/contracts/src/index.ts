@@ -1,0 +1,4 @@
+export { ErrorEnvelope, SuccessEnvelope } from './envelope.js';
+export { ErrorCatalog, type ErrorCode } from './errors.js';
+export { HealthResponse } from './health.js';
+export { JwksResponse, PublicJwk } from './jwks.js';

@@ -1,0 +1,48 @@
+import { PrismaPg } from '@prisma/adapter-pg';
+import { type Prisma, PrismaClient } from './generated/prisma/client.js';
+
+export { isDatabaseUnavailableError } from './errors.js';
+export * from './generated/prisma/client.js';
+
+/** Options of {@link createPrismaClient}. */
+export interface CreatePrismaClientOptions {
+  /** Most connections the pool opens (pg default: 10). */
+  poolMax?: number;
+  /** How long to wait for a new connection before failing the query (default 2,000 ms). */
+  connectionTimeoutMillis?: number;
+  /** Server-side `statement_timeout` of every connection; unlimited when omitted. */
+  statementTimeoutMillis?: number;
+  /**
+   * Client-side limit for one query, which also covers a server that stopped answering on an open connection.
+   * Defaults to `statementTimeoutMillis + 1000` when a statement timeout is set, unlimited otherwise.
+   */
+  queryTimeoutMillis?: number;
+  /** How long an idle connection stays in the pool (default 10,000 ms). */
+  idleTimeoutMillis?: number;
+  /** `application_name` shown in `pg_stat_activity`. */
+  applicationName?: string;
+  /** Prisma's own logging. */
+  log?: Prisma.PrismaClientOptions['log'];
+}
+
+const DEFAULT_CONNECTION_TIMEOUT_MILLIS = 2_000;
+
+/** Creates a Prisma client on a `pg` pool whose connection attempts and queries fail within a bounded time. */
+export function createPrismaClient(databaseUrl: string, options: CreatePrismaClientOptions = {}): PrismaClient {
+  const queryTimeout =
+    options.queryTimeoutMillis ??
+    (options.statementTimeoutMillis === undefined ? undefined : options.statementTimeoutMillis + 1_000);
+  const adapter = new PrismaPg({
+    connectionString: databaseUrl,
+    max: options.poolMax,
+    // Without it pg waits for the OS TCP timeout (minutes) when the server is unreachable.
+    connectionTimeoutMillis: options.connectionTimeoutMillis ?? DEFAULT_CONNECTION_TIMEOUT_MILLIS,
+    idleTimeoutMillis: options.idleTimeoutMillis ?? 10_000,
+    statement_timeout: options.statementTimeoutMillis,
+    query_timeout: queryTimeout,
+    application_name: options.applicationName,
+    // Detects connections silently dropped by the network instead of letting a query hang on them.
+    keepAlive: true,
+  });
+  return new PrismaClient({ adapter, log: options.log });
+}

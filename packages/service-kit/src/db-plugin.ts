@@ -1,0 +1,35 @@
+import { createPrismaClient, type PrismaClient } from '@mxp/db';
+import fp from 'fastify-plugin';
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    /** The Prisma client of the service, connected through `@prisma/adapter-pg`. */
+    db: PrismaClient;
+  }
+}
+
+export interface DbPluginOptions {
+  databaseUrl: string;
+  poolMax: number;
+  connectTimeoutMs: number;
+}
+
+/** Opens the database pool for the app's lifetime and closes it on `app.close()`. */
+export const dbPlugin = fp<DbPluginOptions>(
+  async (app, options) => {
+    const db = createPrismaClient(options.databaseUrl, {
+      poolMax: options.poolMax,
+      connectionTimeoutMillis: options.connectTimeoutMs,
+    });
+    app.decorate('db', db);
+    app.addHook('onClose', async () => {
+      await db.$disconnect();
+    });
+  },
+  { name: 'mxp-db', fastify: '5.x' },
+);
+
+/** Resolves when the database answers a trivial query; rejects (a database-unavailable error) otherwise. */
+export async function pingDatabase(db: PrismaClient): Promise<void> {
+  await db.$queryRaw`SELECT 1`;
+}

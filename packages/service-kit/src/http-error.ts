@@ -1,0 +1,23 @@
+import { ErrorCatalog, type ErrorCode, type ErrorEnvelope } from '@mxp/contracts';
+
+/** An expected failure with a code from the registry; the error handler turns it into the envelope. */
+export class HttpError extends Error {
+  readonly statusCode: number;
+
+  constructor(
+    readonly errorCode: ErrorCode,
+    readonly options: { errors?: string[]; headers?: Record<string, string>; cause?: unknown } = {},
+  ) {
+    super(ErrorCatalog[errorCode].message, { cause: options.cause });
+    this.name = 'HttpError';
+    this.statusCode = ErrorCatalog[errorCode].status;
+  }
+}
+
+/** The envelope for a registry code, optionally with the per-field `errors` list. */
+export function errorEnvelope(errorCode: ErrorCode, errors?: string[]): ErrorEnvelope {
+  const { status, message } = ErrorCatalog[errorCode];
+  return errors?.length
+    ? { code: status, status: 'error', message, errors }
+    : { code: status, status: 'error', message };
+}

@@ -1,0 +1,98 @@
+import Ajv, { type ErrorObject } from 'ajv';
+import addFormats from 'ajv-formats';
+import type { FastifySchemaCompiler } from 'fastify';
+
+const bodyAjv = new Ajv.default({
+  // Every problem of a body is reported at once (the spec's 400 lists each missing field); bodies are
+  // size-limited, so allErrors cannot be made to run away.
+  allErrors: true,
+  // A JSON body has real types: `{"clientId": 123}` is an error, never the string "123".
+  coerceTypes: false,
+  removeAdditional: false,
+  useDefaults: true,
+  strict: false,
+});
+const parameterAjv = new Ajv.default({
+  allErrors: true,
+  // Query strings, path parameters and headers are always text: `?limit=50` must become a number.
+  coerceTypes: 'array',
+  removeAdditional: false,
+  useDefaults: true,
+  strict: false,
+});
+addFormats.default(bodyAjv);
+addFormats.default(parameterAjv);
+
+/** Fastify validator compiler: strict JSON types for bodies, coercion for the text-only request parts. */
+export const validatorCompiler: FastifySchemaCompiler<unknown> = ({ schema, httpPart }) => {
+  const ajv = httpPart === 'body' ? bodyAjv : parameterAjv;
+  return ajv.compile(schema as object);
+};
+
+/** A field name as a client wrote it: `/device_info/os` → `device_info.os`. */
+function fieldOf(error: ErrorObject): string {
+  const path = error.instancePath.replace(/^\//, '').replaceAll('/', '.');
+  if (error.keyword === 'required') {
+    const missing = String(error.params.missingProperty);
+    return path ? `${path}.${missing}` : missing;
+  }
+  if (error.keyword === 'additionalProperties') {
+    const extra = String(error.params.additionalProperty);
+    return path ? `${path}.${extra}` : extra;
+  }
+  return path;
+}
+
+const TYPE_NAMES: Record<string, string> = {
+  string: 'texto',
+  integer: 'entero',
+  number: 'número',
+  boolean: 'booleano',
+  object: 'objeto',
+  array: 'lista',
+  null: 'nulo',
+};
+
+/** One message per offending field, in Spanish like the specification's, in the order the schema reports them. */
+export function describeValidationErrors(errors: readonly ErrorObject[]): string[] {
+  const messages = new Map<string, string>();
+  for (const error of errors) {
+    const field = fieldOf(error);
+    if (messages.has(field)) continue;
+    messages.set(field, describeOne(field, error));
+  }
+  return [...messages.values()];
+}
+
+function describeOne(field: string, error: ErrorObject): string {
+  if (field === '') {
+    return error.keyword === 'type'
+      ? 'El cuerpo de la solicitud debe ser un objeto JSON'
+      : 'El cuerpo de la solicitud no es válido';
+  }
+  const params = error.params as Record<string, unknown>;
+  switch (error.keyword) {
+    case 'required':
+      return `El campo '${field}' es requerido`;
+    case 'type':
+      return `El campo '${field}' debe ser de tipo ${TYPE_NAMES[String(params.type)] ?? String(params.type)}`;
+    case 'minLength':
+      return Number(params.limit) <= 1
+        ? `El campo '${field}' es requerido`
+        : `El campo '${field}' debe tener al menos ${String(params.limit)} caracteres`;
+    case 'maxLength':
+      return `El campo '${field}' debe tener como máximo ${String(params.limit)} caracteres`;
+    case 'minimum':
+    case 'exclusiveMinimum':
+    case 'maximum':
+    case 'exclusiveMaximum':
+      return `El campo '${field}' debe ser ${String(params.comparison)} ${String(params.limit)}`;
+    case 'additionalProperties':
+      return `El campo '${field}' no está permitido`;
+    case 'format':
+    case 'pattern':
+      return `El campo '${field}' no tiene un formato válido`;
+    default:
+      return `El campo '${field}' no es válido`;
+  }
+}

@@ -1,0 +1,49 @@
+import { Writable } from 'node:stream';
+import Fastify from 'fastify';
+import { describe, expect, it } from 'vitest';
+import { loggerOptions, trustProxyOption } from '../src/logger.js';
+import { requestIdHeader } from '../src/request-id.js';
+
+describe('loggerOptions', () => {
+  it('redacts credentials in request headers and secret fields in logged objects', async () => {
+    const lines: string[] = [];
+    const stream = new Writable({
+      write(chunk, _encoding, done) {
+        lines.push(chunk.toString());
+        done();
+      },
+    });
+    const options = loggerOptions({ LOG_LEVEL: 'info', NODE_ENV: 'test', serviceName: 'test' });
+    const app = Fastify({ logger: { ...(options as object), stream } });
+    await app.register(requestIdHeader);
+    app.post('/x', async (request) => {
+      request.log.info({ body: request.body }, 'got body');
+      return { ok: true };
+    });
+    await app.inject({
+      method: 'POST',
+      url: '/x',
+      headers: { authorization: 'Bearer very-secret-token', cookie: 'sid=abc' },
+      payload: { password: 'hunter2', clientSecret: 'cs-123', refresh_token: 'rt-456', username: 'ana' },
+    });
+    await app.close();
+    const output = lines.join('');
+    for (const secret of ['very-secret-token', 'sid=abc', 'hunter2', 'cs-123', 'rt-456']) {
+      expect(output).not.toContain(secret);
+    }
+    expect(output).toContain('"username":"ana"');
+    expect(output).toContain('"service":"test"');
+    expect(output).toContain('[redacted]');
+  });
+});
+
+describe('trustProxyOption', () => {
+  it('parses booleans, hop counts and address lists', () => {
+    expect(trustProxyOption('false')).toBe(false);
+    expect(trustProxyOption('')).toBe(false);
+    expect(trustProxyOption('true')).toBe(true);
+    const twoHops = trustProxyOption('2') as (address: string, hop: number) => boolean;
+    expect([twoHops('10.0.0.1', 0), twoHops('10.0.0.1', 1), twoHops('10.0.0.1', 2)]).toEqual([true, true, false]);
+    expect(trustProxyOption('10.0.0.0/8, 127.0.0.1')).toEqual(['10.0.0.0/8', '127.0.0.1']);
+  });
+});
