@@ -106,9 +106,10 @@ const { applied } = await migrateDatabase({ databaseUrl: database.databaseUrl })
 console.log(applied.length ? `[dev] applied migrations: ${applied.join(', ')}` : '[dev] database is up to date');
 const demo = await seedDemo(database.databaseUrl);
 
+// `turbo` is on PATH: package scripts run with node_modules/.bin first.
 const services = spawn(
-  'pnpm',
-  ['exec', 'turbo', 'run', 'dev', '--env-mode=loose', '--filter=@mxp/otherclient', '--filter=@mxp/auth-service'],
+  'turbo',
+  ['run', 'dev', '--env-mode=loose', '--filter=@mxp/otherclient', '--filter=@mxp/auth-service'],
   {
     cwd: root,
     stdio: 'inherit',
