@@ -4,13 +4,18 @@ import {
   dbPlugin,
   errorHandler,
   healthRoutes,
+  issuerOf,
   jwksRoutes,
   loadSigningKeys,
+  rateLimitPlugin,
   requestIdHeader,
   signingKeysPlugin,
 } from '@mxp/service-kit';
 import Fastify, { type FastifyServerOptions } from 'fastify';
 import type { OtherclientConfig } from './config.js';
+import { oauthRoutes } from './routes/oauth/index.js';
+import { tokenRoutes } from './routes/token/index.js';
+import { wellKnownRoutes } from './routes/well-known/index.js';
 
 /** Builds the otherclient service (plugins, then routes) without listening; tests drive it with `app.inject`. */
 export async function buildApp(config: OtherclientConfig, overrides: Partial<FastifyServerOptions> = {}) {
@@ -20,7 +25,9 @@ export async function buildApp(config: OtherclientConfig, overrides: Partial<Fas
   }).withTypeProvider<TypeBoxTypeProvider>();
 
   await app.register(requestIdHeader);
-  await app.register(errorHandler);
+  // The OtherClient specification answers every malformed request with 400, wrong media type and size included.
+  await app.register(errorHandler, { statusOverrides: { UNSUPPORTED_MEDIA_TYPE: 400, PAYLOAD_TOO_LARGE: 400 } });
+  await app.register(rateLimitPlugin, { globalPerMinute: config.RATE_LIMIT_GLOBAL_PER_MINUTE });
   await app.register(dbPlugin, {
     databaseUrl: config.DATABASE_URL,
     poolMax: config.DATABASE_POOL_MAX,
@@ -28,7 +35,17 @@ export async function buildApp(config: OtherclientConfig, overrides: Partial<Fas
   });
   await app.register(signingKeysPlugin, { keySet: await loadSigningKeys(config, 'otherclient') });
 
+  const issuer = issuerOf(config);
+  const tokenOptions = {
+    settings: { issuer, defaultAudience: config.TOKEN_DEFAULT_AUDIENCE },
+    pepper: config.CLIENT_SECRET_PEPPER,
+    credentialsPerMinute: config.RATE_LIMIT_CREDENTIALS_PER_MINUTE,
+  };
   await app.register(healthRoutes, { prefix: '/api/auth' });
+  await app.register(tokenRoutes, { ...tokenOptions, prefix: '/api/auth' });
+  await app.register(oauthRoutes, { ...tokenOptions, prefix: '/oauth' });
+  await app.register(wellKnownRoutes, { issuer });
+  // JWKS at the root for discovery (RFC 8414 `jwks_uri`) and under /api/auth/ for the ingress.
   await app.register(jwksRoutes);
   await app.register(jwksRoutes, { prefix: '/api/auth' });
 

@@ -3,6 +3,7 @@ import {
   ConfigError,
   loadConfig,
   loadOrCreateDevSecret,
+  RateLimitConfigProperties,
   SigningKeyConfigProperties,
 } from '@mxp/service-kit';
 import { type Static, Type } from 'typebox';
@@ -11,6 +12,18 @@ import { type Static, Type } from 'typebox';
 export const OtherclientConfigSchema = Type.Object({
   ...BaseConfigProperties,
   ...SigningKeyConfigProperties,
+  ...RateLimitConfigProperties,
+  TOKEN_DEFAULT_AUDIENCE: Type.String({
+    minLength: 1,
+    default: 'maxpoint-api',
+    description: '`aud` of tokens for clients without an audience of their own',
+  }),
+  SECRET_ROTATION_GRACE_SECONDS: Type.Integer({
+    minimum: 0,
+    maximum: 2_592_000,
+    default: 86_400,
+    description: 'How long a rotated-out client secret keeps working',
+  }),
   PORT: Type.Integer({ minimum: 0, maximum: 65_535, default: 3001 }),
   CLIENT_SECRET_PEPPER: Type.Optional(
     Type.String({ minLength: 32, description: 'Server-side key of the client secret hashes (required in production)' }),

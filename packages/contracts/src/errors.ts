@@ -5,7 +5,7 @@
 export const ErrorCatalog = {
   VALIDATION_FAILED: { status: 400, message: 'Error en la validación de datos' },
   MALFORMED_JSON: { status: 400, message: 'El cuerpo de la solicitud no es JSON válido' },
-  UNSUPPORTED_MEDIA_TYPE: { status: 415, message: 'Tipo de contenido no soportado' },
+  UNSUPPORTED_MEDIA_TYPE: { status: 415, message: 'Tipo de contenido no soportado: use application/json' },
   PAYLOAD_TOO_LARGE: { status: 413, message: 'El cuerpo de la solicitud es demasiado grande' },
   BAD_REQUEST: { status: 400, message: 'Solicitud inválida' },
   INVALID_CREDENTIALS: { status: 401, message: 'Credenciales inválidas' },

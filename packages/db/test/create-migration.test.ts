@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { createMigration, migrationSlug, migrationTimestamp } from '../src/create-migration.js';
 import { defaultMigrationsDir, defaultSchemaPath } from '../src/migrate.js';
-import { adminQuery, closedPort, copyMigrations, serverUrl } from './helpers.js';
+import { adminQuery, closedPort, copyMigrations, serverUrl, tableNames } from './helpers.js';
 
 const now = new Date('2031-02-03T04:05:06.789Z');
 
@@ -71,14 +71,26 @@ describe('createMigration', () => {
     expect(messages.some((message) => message.includes('in-memory PGlite'))).toBe(true);
   });
 
-  it('produces the committed first migration, with both schemas, and the lock file, from nothing', async () => {
+  it('finds nothing to add to the committed migrations: they match prisma/schema.prisma', async () => {
+    const created = await createMigration({
+      name: 'drift',
+      migrationsDir: await copyMigrations(),
+      shadowServerUrl: serverUrl,
+      now,
+    });
+    expect(created).toBeNull();
+  });
+
+  it('produces a first migration with both schemas, every table and the lock file, from nothing', async () => {
     const migrationsDir = join(await mkdtemp(join(tmpdir(), 'mxp-db-first-')), 'migrations');
     const created = await createMigration({ name: 'init', migrationsDir, shadowServerUrl: serverUrl, now });
     expect(created?.sql).toMatch(/^CREATE SCHEMA IF NOT EXISTS "auth";$/m);
     expect(created?.sql).toMatch(/^CREATE SCHEMA IF NOT EXISTS "otherclient";$/m);
-    const [committed] = (await folders(defaultMigrationsDir)).sort();
-    expect(committed).toMatch(/^\d{14}_init$/);
-    expect(created?.sql).toBe(await readFile(join(defaultMigrationsDir, committed ?? '', 'migration.sql'), 'utf8'));
+    for (const [schema, tables] of Object.entries(tableNames)) {
+      for (const table of tables) expect(created?.sql).toContain(`CREATE TABLE "${schema}"."${table}"`);
+    }
+    const [first] = (await folders(defaultMigrationsDir)).sort();
+    expect(first).toMatch(/^\d{14}_init$/);
     const lock = await readFile(join(migrationsDir, 'migration_lock.toml'), 'utf8');
     expect(lock).toBe(await readFile(join(defaultMigrationsDir, 'migration_lock.toml'), 'utf8'));
     expect(lock).toMatch(/^provider = "postgresql"$/m);

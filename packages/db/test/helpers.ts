@@ -1,10 +1,11 @@
 import { randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import { cp, mkdtemp } from 'node:fs/promises';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
-import { defaultMigrationsDir } from '../src/migrate.js';
+import { defaultMigrationsDir, defaultSchemaPath } from '../src/migrate.js';
 import { DEFAULT_TEST_SERVER_URL } from '../src/testing.js';
 
 export const serverUrl = process.env.DATABASE_URL || DEFAULT_TEST_SERVER_URL;
@@ -66,8 +67,16 @@ export async function copyMigrations(): Promise<string> {
   return dir;
 }
 
-/** Tables of the data model, by PostgreSQL schema. */
-export const tableNames = {
-  otherclient: ['api_clients', 'token_audit'],
-  auth: ['applications', 'auth_attempts', 'auth_logs', 'refresh_tokens', 'sessions', 'users'],
-};
+/** Tables of the data model, by PostgreSQL schema, read from the `@@map` and `@@schema` of each model. */
+export const tableNames = tablesOfSchema(readFileSync(defaultSchemaPath, 'utf8'));
+
+function tablesOfSchema(schema: string): { auth: string[]; otherclient: string[] } {
+  const tables: Record<string, string[]> = { auth: [], otherclient: [] };
+  for (const [, body] of schema.matchAll(/^model \w+ \{\n([\s\S]*?)^\}/gm)) {
+    const table = body?.match(/@@map\("([^"]+)"\)/)?.[1];
+    const schemaName = body?.match(/@@schema\("([^"]+)"\)/)?.[1];
+    if (table && schemaName) (tables[schemaName] ??= []).push(table);
+  }
+  for (const list of Object.values(tables)) list.sort();
+  return tables as { auth: string[]; otherclient: string[] };
+}

@@ -1,6 +1,7 @@
 import { type FlattenedJWSInput, type JWSHeaderParameters, jwtVerify } from 'jose';
-import { SIGNING_ALGORITHMS, type SigningAlgorithm } from './algorithms.js';
+import type { SigningAlgorithm } from './algorithms.js';
 import { JwtCoreError } from './errors.js';
+import { checkVerifyOptions, nonEmptyString } from './lib/check-verify-options.js';
 import { decodeCompactHeader } from './lib/decode-header.js';
 import { mapJoseError } from './lib/map-jose-error.js';
 import { keyFitsAlgorithm } from './lib/web-crypto-params.js';
@@ -58,46 +59,6 @@ export interface VerifiedJwt {
   protectedHeader: VerifiedHeader;
 }
 
-function argumentError(message: string): JwtCoreError {
-  return new JwtCoreError('ERR_ARGUMENT_INVALID', message);
-}
-
-function nonEmptyString(value: unknown): value is string {
-  return typeof value === 'string' && value.length > 0;
-}
-
-function checkOptions(options: VerifyJwtOptions): void {
-  if (typeof options !== 'object' || options === null) throw argumentError('options are required');
-  const { algorithms, issuer, audience, typ, subject, clockToleranceSeconds, currentDate, requiredClaims } = options;
-  if (!Array.isArray(algorithms) || algorithms.length === 0) {
-    throw argumentError('algorithms must be a non-empty allow-list');
-  }
-  for (const alg of algorithms) {
-    if (!(SIGNING_ALGORITHMS as readonly string[]).includes(alg)) {
-      throw argumentError(`algorithms: "${String(alg)}" is not one of ${SIGNING_ALGORITHMS.join(', ')}`);
-    }
-  }
-  if (!nonEmptyString(issuer)) throw argumentError('issuer must be a non-empty string');
-  const audiences = typeof audience === 'string' ? [audience] : audience;
-  if (!Array.isArray(audiences) || audiences.length === 0 || !audiences.every(nonEmptyString)) {
-    throw argumentError('audience must be a non-empty string or a non-empty array of them');
-  }
-  if (!nonEmptyString(typ)) throw argumentError('typ must be a non-empty string');
-  if (subject !== undefined && !nonEmptyString(subject)) throw argumentError('subject must be a non-empty string');
-  if (
-    clockToleranceSeconds !== undefined &&
-    (typeof clockToleranceSeconds !== 'number' || !Number.isFinite(clockToleranceSeconds) || clockToleranceSeconds < 0)
-  ) {
-    throw argumentError('clockToleranceSeconds must be a finite number >= 0');
-  }
-  if (currentDate !== undefined && (!(currentDate instanceof Date) || Number.isNaN(currentDate.getTime()))) {
-    throw argumentError('currentDate must be a valid Date');
-  }
-  if (requiredClaims !== undefined && (!Array.isArray(requiredClaims) || !requiredClaims.every(nonEmptyString))) {
-    throw argumentError('requiredClaims must be an array of claim names');
-  }
-}
-
 async function resolveKey(
   source: KeySet | JwksResolver,
   header: Record<string, unknown>,
@@ -140,7 +101,7 @@ export async function verifyJwt(
   keySource: KeySet | JwksResolver,
   options: VerifyJwtOptions,
 ): Promise<VerifiedJwt> {
-  checkOptions(options);
+  checkVerifyOptions(options);
   const header = decodeCompactHeader(token);
   // No extension is understood here, and RFC 7515 §4.1.11 requires rejecting a token naming one it does not know.
   if (Object.hasOwn(header, 'crit')) {

@@ -4,12 +4,12 @@ import type { ErrorObject } from 'ajv';
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
 import { errorEnvelope, HttpError } from './http-error.js';
-import { describeValidationErrors, validatorCompiler } from './validation.js';
+import { describeMissingBody, describeValidationErrors, validatorCompiler } from './validation.js';
 
 /** Fastify's own client-error codes and the registry code each one is answered with. */
 const FASTIFY_CLIENT_ERRORS: Record<string, ErrorCode> = {
   FST_ERR_CTP_INVALID_JSON_BODY: 'MALFORMED_JSON',
-  FST_ERR_CTP_EMPTY_JSON_BODY: 'MALFORMED_JSON',
+  FST_ERR_CTP_EMPTY_JSON_BODY: 'BAD_REQUEST',
   FST_ERR_CTP_INVALID_MEDIA_TYPE: 'UNSUPPORTED_MEDIA_TYPE',
   FST_ERR_CTP_INVALID_CONTENT_LENGTH: 'BAD_REQUEST',
   FST_ERR_CTP_BODY_TOO_LARGE: 'PAYLOAD_TOO_LARGE',
@@ -28,10 +28,23 @@ const STATUS_TO_CODE: Record<number, ErrorCode> = {
 };
 
 /** Decides the registry code of any error thrown while serving a request. */
-function classify(error: FastifyError): { errorCode: ErrorCode; errors?: string[] } {
+function classify(error: FastifyError, request: FastifyRequest): { errorCode: ErrorCode; errors?: string[] } {
   if (error instanceof HttpError) return { errorCode: error.errorCode, errors: error.options.errors };
+  const schema = request.routeOptions.schema;
   if (error.validation) {
-    return { errorCode: 'VALIDATION_FAILED', errors: describeValidationErrors(error.validation as ErrorObject[]) };
+    const part = error.validationContext as 'body' | 'querystring' | 'params' | 'headers' | undefined;
+    const partSchema = part ? schema?.[part] : undefined;
+    if (part === 'body' && request.body === undefined) {
+      return { errorCode: 'VALIDATION_FAILED', errors: describeMissingBody(partSchema) };
+    }
+    return {
+      errorCode: 'VALIDATION_FAILED',
+      errors: describeValidationErrors(error.validation as ErrorObject[], partSchema),
+    };
+  }
+  // An empty JSON body is a body with every field missing, answered like one.
+  if (error.code === 'FST_ERR_CTP_EMPTY_JSON_BODY' && schema?.body) {
+    return { errorCode: 'VALIDATION_FAILED', errors: describeMissingBody(schema.body) };
   }
   const known = error.code ? FASTIFY_CLIENT_ERRORS[error.code] : undefined;
   if (known) return { errorCode: known };
@@ -41,18 +54,24 @@ function classify(error: FastifyError): { errorCode: ErrorCode; errors?: string[
   return { errorCode: 'INTERNAL' };
 }
 
+export interface ErrorHandlerOptions {
+  /** A different status for some codes, where a service's contract asks for it (e.g. 400 for every malformed body). */
+  statusOverrides?: Partial<Record<ErrorCode, number>>;
+}
+
 /**
  * The single error handler of a service (with the request validator whose errors it describes): every failure leaves in the `{code, status, message, errors?}` envelope,
  * unexpected ones as a generic 500/503 logged with the request id and never with internals in the body.
  */
-export const errorHandler = fp(
-  async (app) => {
+export const errorHandler = fp<ErrorHandlerOptions>(
+  async (app, options) => {
+    const statusOverrides = options.statusOverrides ?? {};
     // Validation messages are produced from this compiler's errors, so both are installed together.
     app.setValidatorCompiler(validatorCompiler);
 
     app.setErrorHandler((error: FastifyError, request: FastifyRequest, reply: FastifyReply) => {
-      const { errorCode, errors } = classify(error);
-      const body = errorEnvelope(errorCode, errors);
+      const { errorCode, errors } = classify(error, request);
+      const body = errorEnvelope(errorCode, errors, statusOverrides[errorCode]);
       if (body.code >= 500) {
         const level = errorCode === 'SERVICE_UNAVAILABLE' ? 'warn' : 'error';
         request.log[level]({ err: error }, 'request failed');

@@ -8,6 +8,8 @@ export const healthRoutes: FastifyPluginAsync = async (app) => {
   app.get(
     '/health',
     {
+      // Probes from the orchestrator must never be throttled.
+      config: { rateLimit: false },
       schema: {
         summary: 'Readiness and liveness probe',
         response: { 200: HealthResponse, 503: ErrorEnvelope },

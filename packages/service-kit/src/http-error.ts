@@ -14,10 +14,9 @@ export class HttpError extends Error {
   }
 }
 
-/** The envelope for a registry code, optionally with the per-field `errors` list. */
-export function errorEnvelope(errorCode: ErrorCode, errors?: string[]): ErrorEnvelope {
-  const { status, message } = ErrorCatalog[errorCode];
-  return errors?.length
-    ? { code: status, status: 'error', message, errors }
-    : { code: status, status: 'error', message };
+/** The envelope for a registry code, optionally with the per-field `errors` list and another status. */
+export function errorEnvelope(errorCode: ErrorCode, errors?: string[], status?: number): ErrorEnvelope {
+  const { message } = ErrorCatalog[errorCode];
+  const code = status ?? ErrorCatalog[errorCode].status;
+  return errors?.length ? { code, status: 'error', message, errors } : { code, status: 'error', message };
 }

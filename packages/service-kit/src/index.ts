@@ -1,13 +1,15 @@
+export { bearerTokenFrom } from './bearer-token.js';
 export { BaseConfigProperties, ConfigError, loadConfig, OneOf } from './config.js';
 export { type DbPluginOptions, dbPlugin, pingDatabase } from './db-plugin.js';
 export { loadOrCreateDevSecret } from './dev-secrets.js';
-export { errorHandler } from './error-handler.js';
+export { type ErrorHandlerOptions, errorHandler } from './error-handler.js';
 export { baseFastifyOptions } from './fastify-options.js';
 export { healthRoutes } from './health-routes.js';
 export { errorEnvelope, HttpError } from './http-error.js';
 export { jwksRoutes } from './jwks-routes.js';
 export { loggerOptions, REDACTED_PATHS, requestIdFrom, trustProxyOption } from './logger.js';
+export { RateLimitConfigProperties, rateLimitPlugin } from './rate-limit.js';
 export { requestIdHeader } from './request-id.js';
 export { startService } from './server.js';
 export { issuerOf, loadSigningKeys, SigningKeyConfigProperties, signingKeysPlugin } from './signing-keys.js';
-export { describeValidationErrors, validatorCompiler } from './validation.js';
+export { describeMissingBody, describeValidationErrors, validatorCompiler } from './validation.js';

@@ -53,15 +53,50 @@ const TYPE_NAMES: Record<string, string> = {
   null: 'nulo',
 };
 
-/** One message per offending field, in Spanish like the specification's, in the order the schema reports them. */
-export function describeValidationErrors(errors: readonly ErrorObject[]): string[] {
+/** The parts of a JSON schema that decide how errors are described. */
+interface ObjectSchemaShape {
+  properties?: Record<string, { type?: unknown }>;
+  required?: readonly string[];
+}
+
+/**
+ * One message per offending field, in Spanish like the specification's, ordered as the fields appear in `schema`
+ * (so `clientId` is reported before `clientSecret` whatever order the validator found them in). A required text
+ * field that is missing, empty or not text is reported as required, as the specification does.
+ */
+export function describeValidationErrors(errors: readonly ErrorObject[], schema?: unknown): string[] {
+  const shape = (schema ?? {}) as ObjectSchemaShape;
+  const order = Object.keys(shape.properties ?? {});
+  const requiredText = new Set((shape.required ?? []).filter((name) => shape.properties?.[name]?.type === 'string'));
   const messages = new Map<string, string>();
   for (const error of errors) {
     const field = fieldOf(error);
     if (messages.has(field)) continue;
-    messages.set(field, describeOne(field, error));
+    messages.set(field, requiredText.has(field) && isMissingText(error) ? required(field) : describeOne(field, error));
   }
-  return [...messages.values()];
+  const rank = (field: string) => {
+    const index = order.indexOf(field.split('.')[0] ?? field);
+    return index === -1 ? order.length : index;
+  };
+  return [...messages.entries()].sort(([a], [b]) => rank(a) - rank(b)).map(([, message]) => message);
+}
+
+/** The messages for a body that is absent: each required field is missing. */
+export function describeMissingBody(schema?: unknown): string[] {
+  const shape = (schema ?? {}) as ObjectSchemaShape;
+  return shape.required?.length ? shape.required.map(required) : ['El cuerpo de la solicitud es requerido'];
+}
+
+function required(field: string): string {
+  return `El campo '${field}' es requerido`;
+}
+
+function isMissingText(error: ErrorObject): boolean {
+  return (
+    error.keyword === 'required' ||
+    error.keyword === 'type' ||
+    (error.keyword === 'minLength' && Number(error.params.limit) <= 1)
+  );
 }
 
 function describeOne(field: string, error: ErrorObject): string {
@@ -73,12 +108,12 @@ function describeOne(field: string, error: ErrorObject): string {
   const params = error.params as Record<string, unknown>;
   switch (error.keyword) {
     case 'required':
-      return `El campo '${field}' es requerido`;
+      return required(field);
     case 'type':
       return `El campo '${field}' debe ser de tipo ${TYPE_NAMES[String(params.type)] ?? String(params.type)}`;
     case 'minLength':
       return Number(params.limit) <= 1
-        ? `El campo '${field}' es requerido`
+        ? required(field)
         : `El campo '${field}' debe tener al menos ${String(params.limit)} caracteres`;
     case 'maxLength':
       return `El campo '${field}' debe tener como máximo ${String(params.limit)} caracteres`;
@@ -92,6 +127,8 @@ function describeOne(field: string, error: ErrorObject): string {
     case 'format':
     case 'pattern':
       return `El campo '${field}' no tiene un formato válido`;
+    case 'enum':
+      return `El campo '${field}' debe ser uno de: ${(params.allowedValues as unknown[]).join(', ')}`;
     default:
       return `El campo '${field}' no es válido`;
   }

@@ -90,7 +90,11 @@ describe('errorHandler', () => {
 
     const empty = await app.inject({ method: 'POST', url: '/things', payload: '', headers: json });
     expect(empty.statusCode).toBe(400);
-    expect(empty.json().status).toBe('error');
+    expect(empty.json().errors).toEqual(["El campo 'name' es requerido", "El campo 'count' es requerido"]);
+
+    const absent = await app.inject({ method: 'POST', url: '/things' });
+    expect(absent.statusCode).toBe(400);
+    expect(absent.json().errors).toEqual(["El campo 'name' es requerido", "El campo 'count' es requerido"]);
 
     const xml = await app.inject({
       method: 'POST',
@@ -99,7 +103,11 @@ describe('errorHandler', () => {
       headers: { 'content-type': 'application/xml' },
     });
     expect(xml.statusCode).toBe(415);
-    expect(xml.json()).toEqual({ code: 415, status: 'error', message: 'Tipo de contenido no soportado' });
+    expect(xml.json()).toEqual({
+      code: 415,
+      status: 'error',
+      message: 'Tipo de contenido no soportado: use application/json',
+    });
 
     const large = await app.inject({ method: 'POST', url: '/things', payload: { name: 'x'.repeat(2048), count: 1 } });
     expect(large.statusCode).toBe(413);

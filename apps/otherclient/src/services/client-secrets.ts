@@ -16,9 +16,15 @@ export function hashClientSecret(secret: string, pepper: string): string {
   return `${SCHEME}$${createHmac('sha256', pepper).update(secret, 'utf8').digest('base64url')}`;
 }
 
+/** Whether two stored-form hashes are equal, compared in constant time. */
+export function secretHashesEqual(presented: string, stored: string): boolean {
+  const a = Buffer.from(presented, 'utf8');
+  const b = Buffer.from(stored, 'utf8');
+  // Comparing against itself keeps the work the same when the lengths differ.
+  return a.length === b.length ? timingSafeEqual(a, b) : !timingSafeEqual(a, a);
+}
+
 /** Whether `secret` is the one behind `storedHash`, compared in constant time. */
 export function clientSecretMatches(secret: string, storedHash: string, pepper: string): boolean {
-  const expected = Buffer.from(storedHash, 'utf8');
-  const actual = Buffer.from(hashClientSecret(secret, pepper), 'utf8');
-  return expected.length === actual.length && timingSafeEqual(expected, actual);
+  return secretHashesEqual(hashClientSecret(secret, pepper), storedHash);
 }

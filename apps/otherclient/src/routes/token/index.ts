@@ -1,0 +1,124 @@
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import { ErrorEnvelope, TokenInfoResponse, TokenRequest, TokenResponse } from '@mxp/contracts';
+import { bearerTokenFrom, HttpError } from '@mxp/service-kit';
+import {
+  type AccessTokenSettings,
+  formatUtcToSecond,
+  inspectAccessToken,
+  issueAccessToken,
+} from '../../services/access-tokens.js';
+import { authenticateClient } from '../../services/client-authentication.js';
+import { recordClientUse } from '../../services/clients.js';
+import { recordTokenRequest } from '../../services/token-audit.js';
+
+export interface TokenRoutesOptions {
+  settings: AccessTokenSettings;
+  pepper: string;
+  credentialsPerMinute: number;
+}
+
+const NO_STORE = { 'cache-control': 'no-store', pragma: 'no-cache' };
+
+/** The OtherClient specification's API: `POST /token` and, for integrators checking a token, `GET /token/info`. */
+export const tokenRoutes: FastifyPluginAsyncTypebox<TokenRoutesOptions> = async (
+  app,
+  { settings, pepper, ...limits },
+) => {
+  app.post(
+    '/token',
+    {
+      config: { rateLimit: { max: limits.credentialsPerMinute, timeWindow: 60_000 } },
+      schema: {
+        summary: 'Trade a clientId and clientSecret for a JWT access token',
+        body: TokenRequest,
+        response: {
+          200: TokenResponse,
+          400: ErrorEnvelope,
+          401: ErrorEnvelope,
+          429: ErrorEnvelope,
+          503: ErrorEnvelope,
+        },
+      },
+    },
+    async (request, reply) => {
+      const { clientId, clientSecret } = request.body;
+      const authentication = await authenticateClient(app.db, pepper, clientId, clientSecret);
+      if (!authentication.ok) {
+        await recordTokenRequest(app.db, {
+          clientId,
+          ip: request.ip,
+          result: 'failed',
+          reason: authentication.reason,
+          grantType: 'api_token',
+        });
+        throw new HttpError('INVALID_CREDENTIALS');
+      }
+      const { client } = authentication;
+      const issued = await issueAccessToken(app.signingKeys, client, client.allowedScopes, settings);
+      await Promise.all([
+        recordTokenRequest(app.db, {
+          clientId,
+          ip: request.ip,
+          result: 'issued',
+          reason: authentication.usedPreviousSecret ? 'previous_secret' : 'current_secret',
+          tokenId: issued.jti,
+          grantType: 'api_token',
+        }),
+        recordClientUse(app.db, client),
+      ]);
+      reply.headers(NO_STORE);
+      return {
+        code: 200,
+        status: 'success' as const,
+        message: 'Token generado exitosamente',
+        data: {
+          token: issued.token,
+          expire_in: formatUtcToSecond(issued.expiresAt),
+          token_type: 'Bearer' as const,
+          expires_in: issued.expiresIn,
+          ...(issued.scope ? { scope: issued.scope } : {}),
+        },
+      };
+    },
+  );
+
+  app.get(
+    '/token/info',
+    {
+      schema: {
+        summary: 'What the Bearer token grants and for how long',
+        response: { 200: TokenInfoResponse, 401: ErrorEnvelope, 503: ErrorEnvelope },
+      },
+    },
+    async (request, reply) => {
+      const token = bearerTokenFrom(request.headers.authorization);
+      if (token === undefined) {
+        throw new HttpError('UNAUTHORIZED', { headers: { 'www-authenticate': 'Bearer' } });
+      }
+      const inspection = await inspectAccessToken(app.db, app.signingKeys, token, settings);
+      if (!inspection.active) {
+        request.log.info({ reason: inspection.reason }, 'token refused');
+        throw new HttpError('UNAUTHORIZED', { headers: { 'www-authenticate': 'Bearer error="invalid_token"' } });
+      }
+      const { claims, client, scopes } = inspection;
+      const expiresAt = new Date(claims.exp * 1000);
+      reply.headers(NO_STORE);
+      return {
+        code: 200,
+        status: 'success' as const,
+        message: 'Token válido',
+        data: {
+          client_id: client.id,
+          client_name: client.name,
+          scopes,
+          audience: claims.aud,
+          issuer: claims.iss,
+          jti: claims.jti,
+          issued_at: new Date(claims.iat * 1000).toISOString(),
+          expire_in: formatUtcToSecond(expiresAt),
+          expires_in: Math.max(0, Math.floor((expiresAt.getTime() - Date.now()) / 1000)),
+        },
+      };
+    },
+  );
+};

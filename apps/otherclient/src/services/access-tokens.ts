@@ -1,0 +1,145 @@
+import type { ApiClient, PrismaClient } from '@mxp/db';
+import {
+  JwtCoreError,
+  type KeySet,
+  type SigningAlgorithm,
+  signJwt,
+  type VerifiedClaims,
+  verifyJwt,
+} from '@mxp/jwt-core';
+
+/** Where issued tokens come from and whom they are for when a client has no audience of its own. */
+export interface AccessTokenSettings {
+  issuer: string;
+  defaultAudience: string;
+}
+
+/** RFC 9068 `typ` of JWT access tokens. */
+export const ACCESS_TOKEN_TYPE = 'at+jwt';
+
+export interface IssuedAccessToken {
+  token: string;
+  jti: string;
+  issuedAt: Date;
+  expiresAt: Date;
+  expiresIn: number;
+  /** Space-separated granted scopes ('' when none). */
+  scope: string;
+}
+
+/** Signs an RFC 9068 access token for `client` with the given scopes and the client's audience and lifetime. */
+export async function issueAccessToken(
+  keySet: KeySet,
+  client: Pick<ApiClient, 'id' | 'audience' | 'tokenTtlSeconds'>,
+  scopes: readonly string[],
+  settings: AccessTokenSettings,
+  now: Date = new Date(),
+): Promise<IssuedAccessToken> {
+  const scope = scopes.join(' ');
+  const { token, claims } = await signJwt(keySet, scope ? { client_id: client.id, scope } : { client_id: client.id }, {
+    typ: ACCESS_TOKEN_TYPE,
+    issuer: settings.issuer,
+    audience: client.audience ?? settings.defaultAudience,
+    subject: client.id,
+    expiresInSeconds: client.tokenTtlSeconds,
+    now,
+  });
+  return {
+    token,
+    jti: claims.jti,
+    issuedAt: new Date(claims.iat * 1000),
+    expiresAt: new Date(claims.exp * 1000),
+    expiresIn: claims.exp - claims.iat,
+    scope,
+  };
+}
+
+/** The algorithms of the service's own keys: the explicit allow-list for verifying its tokens. */
+export function verificationAlgorithms(keySet: KeySet): SigningAlgorithm[] {
+  return [...new Set([...keySet.verificationKeys.values()].map((key) => key.alg))];
+}
+
+export type TokenInspection =
+  | { active: true; claims: VerifiedClaims & { jti: string; iat: number }; client: ApiClient; scopes: string[] }
+  | { active: false; reason: 'malformed' | 'unknown_client' | 'invalid' | 'expired' | 'revoked' | 'client_disabled' };
+
+/**
+ * Whether a token this service issued is still good: signature, issuer, type, the owning client's audience, expiry,
+ * not revoked (RFC 7009) and its client not disabled.
+ */
+export async function inspectAccessToken(
+  db: PrismaClient,
+  keySet: KeySet,
+  token: string,
+  settings: AccessTokenSettings,
+  now: Date = new Date(),
+): Promise<TokenInspection> {
+  // The claimed client decides which audience to expect; the signature check below makes the claim trustworthy.
+  const clientId = unverifiedClientId(token);
+  if (clientId === undefined) return { active: false, reason: 'malformed' };
+  const client = await db.apiClient.findUnique({ where: { id: clientId } });
+  if (!client) return { active: false, reason: 'unknown_client' };
+  let claims: VerifiedClaims;
+  try {
+    ({ payload: claims } = await verifyJwt(token, keySet, {
+      algorithms: verificationAlgorithms(keySet),
+      issuer: settings.issuer,
+      audience: client.audience ?? settings.defaultAudience,
+      typ: ACCESS_TOKEN_TYPE,
+      subject: client.id,
+      currentDate: now,
+      requiredClaims: ['jti', 'iat', 'client_id'],
+    }));
+  } catch (error) {
+    if (error instanceof JwtCoreError) {
+      return { active: false, reason: error.code === 'ERR_JWT_EXPIRED' ? 'expired' : 'invalid' };
+    }
+    throw error;
+  }
+  const jti = claims.jti as string;
+  if (await db.revokedToken.findUnique({ where: { jti }, select: { jti: true } })) {
+    return { active: false, reason: 'revoked' };
+  }
+  if (client.status !== 'active') return { active: false, reason: 'client_disabled' };
+  const scopes = typeof claims.scope === 'string' && claims.scope !== '' ? claims.scope.split(' ') : [];
+  return { active: true, claims: claims as VerifiedClaims & { jti: string; iat: number }, client, scopes };
+}
+
+/** Revokes a token on behalf of `clientId` (RFC 7009): only the client it was issued to may revoke it. */
+export async function revokeAccessToken(
+  db: PrismaClient,
+  keySet: KeySet,
+  token: string,
+  clientId: string,
+  settings: AccessTokenSettings,
+  now: Date = new Date(),
+): Promise<'revoked' | 'not_active' | 'not_owner'> {
+  const inspection = await inspectAccessToken(db, keySet, token, settings, now);
+  if (!inspection.active) return 'not_active';
+  if (inspection.client.id !== clientId) return 'not_owner';
+  await db.revokedToken.createMany({
+    data: [{ jti: inspection.claims.jti, clientId, expiresAt: new Date(inspection.claims.exp * 1000) }],
+    skipDuplicates: true,
+  });
+  return 'revoked';
+}
+
+const MAX_TOKEN_LENGTH = 8192;
+
+function unverifiedClientId(token: string): string | undefined {
+  if (token.length > MAX_TOKEN_LENGTH) return undefined;
+  const payload = token.split('.')[1];
+  if (!payload) return undefined;
+  try {
+    const claims: unknown = JSON.parse(Buffer.from(payload, 'base64url').toString('utf8'));
+    const clientId = (claims as { client_id?: unknown } | null)?.client_id;
+    return typeof clientId === 'string' && clientId.length > 0 && clientId.length <= 200 ? clientId : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** `YYYY-MM-DD HH:mm:ss` in UTC (the specification's `expire_in`). */
+export function formatUtcToSecond(date: Date): string {
+  return date.toISOString().slice(0, 19).replace('T', ' ');
+}

@@ -1,0 +1,43 @@
+import type { ApiClient, PrismaClient } from '@mxp/db';
+import { hashClientSecret, secretHashesEqual } from './client-secrets.js';
+
+/** Why a client failed to authenticate: recorded in the audit trail, never told to the caller. */
+export type ClientAuthenticationFailure = 'unknown_client' | 'bad_secret' | 'disabled_client';
+
+export type ClientAuthentication =
+  | { ok: true; client: ApiClient; usedPreviousSecret: boolean }
+  | { ok: false; reason: ClientAuthenticationFailure };
+
+// Compared against when there is no stored hash, so every path does the same work.
+const PLACEHOLDER_HASH = `hmac-sha256$${'A'.repeat(43)}`;
+const CLIENT_ID_MAX_LENGTH = 200;
+
+/**
+ * Checks a client's credentials: the current secret, or the previous one while its rotation grace lasts. Unknown
+ * client, wrong secret and disabled client do the same work (one lookup, one HMAC, two constant-time comparisons)
+ * so that neither the answer nor its timing tells them apart.
+ */
+export async function authenticateClient(
+  db: PrismaClient,
+  pepper: string,
+  clientId: string,
+  clientSecret: string,
+  now: Date = new Date(),
+): Promise<ClientAuthentication> {
+  const client =
+    clientId.length <= CLIENT_ID_MAX_LENGTH ? await db.apiClient.findUnique({ where: { id: clientId } }) : null;
+  const presented = hashClientSecret(clientSecret, pepper);
+  const previousValid =
+    client?.previousSecretHash != null &&
+    client.previousSecretExpiresAt != null &&
+    client.previousSecretExpiresAt.getTime() > now.getTime();
+  const matchesCurrent = secretHashesEqual(presented, client?.secretHash ?? PLACEHOLDER_HASH);
+  const matchesPrevious = secretHashesEqual(
+    presented,
+    previousValid ? (client.previousSecretHash ?? PLACEHOLDER_HASH) : PLACEHOLDER_HASH,
+  );
+  if (!client) return { ok: false, reason: 'unknown_client' };
+  if (!matchesCurrent && !(previousValid && matchesPrevious)) return { ok: false, reason: 'bad_secret' };
+  if (client.status !== 'active') return { ok: false, reason: 'disabled_client' };
+  return { ok: true, client, usedPreviousSecret: !matchesCurrent };
+}

@@ -1,0 +1,76 @@
+// The real entry point in a child process: configuration from the environment, exit codes, stdout/stderr.
+import { spawn } from 'node:child_process';
+import { userInfo } from 'node:os';
+import { resolve } from 'node:path';
+import { createPrismaClient, type PrismaClient } from '@mxp/db';
+import { createTestDatabase } from '@mxp/db/testing';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { clientSecretMatches } from '../../src/services/client-secrets.js';
+
+const repoRoot = resolve(import.meta.dirname, '../../../..');
+const pepper = 'entry-pepper-0123456789abcdef0123456789';
+
+function runEntry(args: string[], env: NodeJS.ProcessEnv) {
+  return new Promise<{ code: number | null; stdout: string; stderr: string }>((done, fail) => {
+    const child = spawn(
+      process.execPath,
+      ['--import', 'tsx', '--conditions=@mxp/source', 'apps/otherclient/src/cli/admin.ts', ...args],
+      { cwd: repoRoot, env, stdio: ['ignore', 'pipe', 'pipe'] },
+    );
+    let stdout = '';
+    let stderr = '';
+    child.stdout.setEncoding('utf8').on('data', (chunk: string) => {
+      stdout += chunk;
+    });
+    child.stderr.setEncoding('utf8').on('data', (chunk: string) => {
+      stderr += chunk;
+    });
+    child.on('error', fail);
+    child.on('close', (code) => done({ code, stdout, stderr }));
+  });
+}
+
+/** A minimal environment, so nothing of the developer's shell (DATABASE_URL, JWT settings, ...) leaks in. */
+function baseEnv(extra: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
+  return { PATH: process.env.PATH, HOME: process.env.HOME, NODE_ENV: 'test', CLIENT_SECRET_PEPPER: pepper, ...extra };
+}
+
+describe('otherclient-admin entry point', () => {
+  let database: Awaited<ReturnType<typeof createTestDatabase>>;
+  let db: PrismaClient;
+  beforeAll(async () => {
+    database = await createTestDatabase();
+    db = createPrismaClient(database.url);
+  });
+  afterAll(async () => {
+    await db.$disconnect();
+    await database.drop();
+  });
+
+  it('creates a client and prints exactly one JSON object', { timeout: 60_000 }, async () => {
+    const { code, stdout, stderr } = await runEntry(
+      ['clients', 'create', '--name', 'x', '--json'],
+      baseEnv({ DATABASE_URL: database.url }),
+    );
+    expect(stderr).toBe('');
+    expect(code).toBe(0);
+    expect(stdout.endsWith('\n')).toBe(true);
+    expect(stdout.trim().split('\n')).toHaveLength(1);
+    const created = JSON.parse(stdout) as { clientId: string; clientSecret: string; name: string; status: string };
+    expect(created).toMatchObject({ name: 'x', status: 'active', tokenTtlSeconds: 3600 });
+    expect(created.clientSecret).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
+
+    // Hashed with the pepper from the environment; audited under the operating-system user.
+    const stored = await db.apiClient.findUniqueOrThrow({ where: { id: created.clientId } });
+    expect(clientSecretMatches(created.clientSecret, stored.secretHash, pepper)).toBe(true);
+    const audit = await db.clientAdminAudit.findMany({ where: { clientId: created.clientId } });
+    expect(audit).toEqual([expect.objectContaining({ action: 'client.create', actor: userInfo().username })]);
+  });
+
+  it('exits 1 naming DATABASE_URL when it is not set', { timeout: 60_000 }, async () => {
+    const { code, stdout, stderr } = await runEntry(['clients', 'list'], baseEnv({}));
+    expect(code).toBe(1);
+    expect(stdout).toBe('');
+    expect(stderr).toBe('otherclient-admin: Invalid configuration: DATABASE_URL is required\n');
+  });
+});
