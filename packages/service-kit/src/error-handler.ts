@@ -50,6 +50,8 @@ function classify(error: FastifyError, request: FastifyRequest): { errorCode: Er
   if (known) return { errorCode: known };
   if (isDatabaseUnavailableError(error)) return { errorCode: 'SERVICE_UNAVAILABLE' };
   const status = error.statusCode ?? 500;
+  // A dependency that is down (e.g. a JWKS that cannot be fetched) reports 503 itself.
+  if (status === 503) return { errorCode: 'SERVICE_UNAVAILABLE' };
   if (status >= 400 && status < 500) return { errorCode: STATUS_TO_CODE[status] ?? 'BAD_REQUEST' };
   return { errorCode: 'INTERNAL' };
 }
