@@ -92,6 +92,7 @@ function banner(demo: DemoCredentials): string {
     'Try:',
     `  curl -s ${oc}/api/auth/health`,
     `  curl -s -X POST ${oc}/api/auth/token -H 'Content-Type: application/json' -d '${JSON.stringify({ clientId: demo.clientId, clientSecret: demo.clientSecret })}'`,
+    `  curl -s -u '${demo.clientId}:${demo.clientSecret}' -d grant_type=client_credentials ${oc}/oauth/token`,
     `  curl -s ${as}/auth/health`,
     `  curl -s -X POST ${as}/auth/login -H 'Content-Type: application/json' -d '${JSON.stringify({ username: demo.username, password: demo.password, application_id: demo.applicationId })}'`,
     '',
