@@ -4,32 +4,64 @@ import {
   dbPlugin,
   errorHandler,
   healthRoutes,
+  issuerOf,
   jwksRoutes,
   loadSigningKeys,
+  rateLimitPlugin,
   requestIdHeader,
   signingKeysPlugin,
 } from '@mxp/service-kit';
 import Fastify, { type FastifyServerOptions } from 'fastify';
-import type { AuthServiceConfig } from './config.js';
+import { type AuthServiceConfig, passwordHashParams } from './config.js';
+import { authPlugin } from './plugins/auth.js';
+import { auditRoutes } from './routes/audit/index.js';
+import { credentialsRoutes } from './routes/credentials/index.js';
+import { sessionRoutes } from './routes/sessions/index.js';
+import { tokenRoutes } from './routes/tokens/index.js';
+import { hashPassword } from './services/passwords.js';
 
-/** Builds the auth-service service (plugins, then routes) without listening; tests drive it with `app.inject`. */
+/** Builds the auth-service (plugins, then routes) without listening; tests drive it with `app.inject`. */
 export async function buildApp(config: AuthServiceConfig, overrides: Partial<FastifyServerOptions> = {}) {
   const app = Fastify({
     ...baseFastifyOptions(config, 'auth-service'),
     ...overrides,
   }).withTypeProvider<TypeBoxTypeProvider>();
 
+  const issuer = issuerOf(config);
+  const hashParams = passwordHashParams(config);
+
   await app.register(requestIdHeader);
   await app.register(errorHandler);
+  await app.register(rateLimitPlugin, { globalPerMinute: config.RATE_LIMIT_GLOBAL_PER_MINUTE });
   await app.register(dbPlugin, {
     databaseUrl: config.DATABASE_URL,
     poolMax: config.DATABASE_POOL_MAX,
     connectTimeoutMs: config.DATABASE_CONNECT_TIMEOUT_MS,
   });
   await app.register(signingKeysPlugin, { keySet: await loadSigningKeys(config, 'auth-service') });
+  await app.register(authPlugin, { issuer });
 
-  await app.register(healthRoutes, { prefix: '/auth' });
-  await app.register(jwksRoutes, { prefix: '/auth' });
+  const prefix = '/auth';
+  const credentialsPerMinute = config.RATE_LIMIT_CREDENTIALS_PER_MINUTE;
+  await app.register(healthRoutes, { prefix });
+  await app.register(jwksRoutes, { prefix });
+  await app.register(credentialsRoutes, {
+    prefix,
+    issuer,
+    passwordHashParams: hashParams,
+    // Verified against when the user does not exist, so that case costs what a wrong password costs.
+    dummyPasswordHash: await hashPassword('no user has this password', hashParams),
+    deviceInfoMaxBytes: config.DEVICE_INFO_MAX_BYTES,
+    credentialsPerMinute,
+  });
+  await app.register(tokenRoutes, {
+    prefix,
+    issuer,
+    reuseGraceSeconds: config.REFRESH_REUSE_GRACE_SECONDS,
+    credentialsPerMinute,
+  });
+  await app.register(sessionRoutes, { prefix });
+  await app.register(auditRoutes, { prefix, deviceInfoMaxBytes: config.DEVICE_INFO_MAX_BYTES, credentialsPerMinute });
 
   return app;
 }

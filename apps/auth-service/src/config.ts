@@ -1,15 +1,28 @@
-import { BaseConfigProperties, loadConfig, SigningKeyConfigProperties } from '@mxp/service-kit';
+import {
+  BaseConfigProperties,
+  loadConfig,
+  RateLimitConfigProperties,
+  SigningKeyConfigProperties,
+} from '@mxp/service-kit';
 import { type Static, Type } from 'typebox';
 
 /** Every environment variable the auth-service reads (see the README's configuration table). */
 export const AuthServiceConfigSchema = Type.Object({
   ...BaseConfigProperties,
   ...SigningKeyConfigProperties,
+  ...RateLimitConfigProperties,
   PORT: Type.Integer({ minimum: 0, maximum: 65_535, default: 3002 }),
   // OWASP's minimum for argon2id (m=19 MiB, t=2, p=1); measured ~29 ms per verify on 2 vCPU (toolchain.md).
   PASSWORD_HASH_MEMORY_KIB: Type.Integer({ minimum: 1024, maximum: 4_194_304, default: 19_456 }),
   PASSWORD_HASH_ITERATIONS: Type.Integer({ minimum: 1, maximum: 20, default: 2 }),
   PASSWORD_HASH_PARALLELISM: Type.Integer({ minimum: 1, maximum: 16, default: 1 }),
+  REFRESH_REUSE_GRACE_SECONDS: Type.Integer({
+    minimum: 0,
+    maximum: 300,
+    default: 10,
+    description: 'A rotated-out refresh token presented again within this time is refused without ending the session',
+  }),
+  DEVICE_INFO_MAX_BYTES: Type.Integer({ minimum: 256, maximum: 65_536, default: 4096 }),
 });
 export type AuthServiceConfig = Static<typeof AuthServiceConfigSchema>;
 

@@ -1,3 +1,24 @@
+export {
+  AttemptRequest,
+  AttemptResponse,
+  CurrentSessionResponse,
+  DeviceInfo,
+  LogEntry,
+  LoginRequest,
+  LoginResponse,
+  LogListResponse,
+  LogsQuery,
+  MessageResponse,
+  RefreshRequest,
+  RefreshResponse,
+  SessionIdParams,
+  SessionListResponse,
+  SessionSummary,
+  ValidateErrorResponse,
+  ValidateResponse,
+  VerifyRequest,
+  VerifyResponse,
+} from './auth-service.js';
 export { ErrorEnvelope, SuccessEnvelope } from './envelope.js';
 export { ErrorCatalog, type ErrorCode } from './errors.js';
 export { HealthResponse } from './health.js';

@@ -73,7 +73,9 @@ export const errorHandler = fp<ErrorHandlerOptions>(
 
     app.setErrorHandler((error: FastifyError, request: FastifyRequest, reply: FastifyReply) => {
       const { errorCode, errors } = classify(error, request);
-      const body = errorEnvelope(errorCode, errors, statusOverrides[errorCode]);
+      const envelope = errorEnvelope(errorCode, errors, statusOverrides[errorCode]);
+      const body =
+        error instanceof HttpError && error.options.extra ? { ...error.options.extra, ...envelope } : envelope;
       if (body.code >= 500) {
         const level = errorCode === 'SERVICE_UNAVAILABLE' ? 'warn' : 'error';
         request.log[level]({ err: error }, 'request failed');

@@ -6,7 +6,13 @@ export class HttpError extends Error {
 
   constructor(
     readonly errorCode: ErrorCode,
-    readonly options: { errors?: string[]; headers?: Record<string, string>; cause?: unknown } = {},
+    readonly options: {
+      errors?: string[];
+      headers?: Record<string, string>;
+      /** Members added to the envelope where a route's contract asks for them (e.g. `valid: false`). */
+      extra?: Record<string, unknown>;
+      cause?: unknown;
+    } = {},
   ) {
     super(ErrorCatalog[errorCode].message, { cause: options.cause });
     this.name = 'HttpError';

@@ -1,0 +1,192 @@
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import {
+  ErrorEnvelope,
+  LoginRequest,
+  LoginResponse,
+  MessageResponse,
+  VerifyRequest,
+  VerifyResponse,
+} from '@mxp/contracts';
+import { HttpError } from '@mxp/service-kit';
+import { callerOf } from '../../plugins/auth.js';
+import { recordAttempt, recordLog } from '../../services/audit.js';
+import { checkCredentials } from '../../services/credentials.js';
+import type { PasswordHashParams } from '../../services/passwords.js';
+import { openSession, revokeSessions } from '../../services/sessions.js';
+import { issueSessionAccessToken } from '../../services/tokens.js';
+import { boundedDeviceInfo } from '../device-info.js';
+import { originOf } from '../origin.js';
+
+export interface CredentialsRoutesOptions {
+  issuer: string;
+  passwordHashParams: PasswordHashParams;
+  /** An argon2id hash of nothing in particular, verified against when the user does not exist (equal timing). */
+  dummyPasswordHash: string;
+  deviceInfoMaxBytes: number;
+  credentialsPerMinute: number;
+}
+
+const errors = { 400: ErrorEnvelope, 401: ErrorEnvelope, 429: ErrorEnvelope, 503: ErrorEnvelope };
+
+function identifierOf(body: { username?: string | undefined; email?: string | undefined }): string {
+  const identifier = body.username ?? body.email;
+  if (identifier === undefined) {
+    throw new HttpError('VALIDATION_FAILED', { errors: ["El campo 'username' es requerido"] });
+  }
+  return identifier;
+}
+
+/** `POST /verify`, `POST /login` (no token) and `POST /logout` (Bearer). */
+export const credentialsRoutes: FastifyPluginAsyncTypebox<CredentialsRoutesOptions> = async (app, options) => {
+  const limited = { rateLimit: { max: options.credentialsPerMinute, timeWindow: 60_000 } };
+
+  app.post(
+    '/verify',
+    {
+      config: limited,
+      schema: {
+        summary: 'Check a username (or email) and password; creates no session',
+        body: VerifyRequest,
+        response: { 200: VerifyResponse, ...errors },
+      },
+    },
+    async (request) => {
+      const identifier = identifierOf(request.body);
+      const check = await checkCredentials(
+        app.db,
+        identifier,
+        request.body.password,
+        options.passwordHashParams,
+        options.dummyPasswordHash,
+      );
+      await recordAttempt(
+        app.db,
+        {
+          userId: check.user?.id,
+          identifier,
+          method: 'credentials',
+          source: 'observed',
+          success: check.ok,
+          reason: check.ok ? 'verify' : check.reason,
+        },
+        originOf(request),
+      );
+      if (!check.ok) throw new HttpError('INVALID_CREDENTIALS');
+      return { user_id: check.user.id, status: 'success' as const, validated_by: 'credentials' as const };
+    },
+  );
+
+  app.post(
+    '/login',
+    {
+      config: limited,
+      schema: {
+        summary: 'Sign in to an application: a session for this device, an access token and a refresh token',
+        body: LoginRequest,
+        response: { 200: LoginResponse, ...errors, 403: ErrorEnvelope },
+      },
+    },
+    async (request, reply) => {
+      const { body } = request;
+      const identifier = identifierOf(body);
+      const deviceInfo = boundedDeviceInfo(body.device_info, options.deviceInfoMaxBytes);
+      const origin = originOf(request);
+      const application = await app.db.application.findUnique({ where: { id: body.application_id } });
+      if (!application) throw new HttpError('UNKNOWN_APPLICATION');
+      if (application.status !== 'active') throw new HttpError('APPLICATION_DISABLED');
+
+      const check = await checkCredentials(
+        app.db,
+        identifier,
+        body.password,
+        options.passwordHashParams,
+        options.dummyPasswordHash,
+      );
+      await recordAttempt(
+        app.db,
+        {
+          userId: check.user?.id,
+          identifier,
+          applicationId: application.id,
+          method: 'credentials',
+          source: 'observed',
+          success: check.ok,
+          reason: check.ok ? 'login' : check.reason,
+          deviceInfo,
+        },
+        origin,
+      );
+      if (!check.ok) {
+        if (check.user) {
+          const details = { reason: check.reason };
+          await recordLog(
+            app.db,
+            {
+              userId: check.user.id,
+              action: 'login',
+              success: false,
+              applicationId: application.id,
+              deviceInfo,
+              details,
+            },
+            origin,
+          );
+        }
+        throw new HttpError('INVALID_CREDENTIALS');
+      }
+
+      const now = new Date();
+      const { session, refreshToken } = await openSession(
+        app.db,
+        { userId: check.user.id, application, deviceInfo, origin },
+        now,
+      );
+      const access = await issueSessionAccessToken(
+        app.signingKeys,
+        options.issuer,
+        session,
+        application.accessTokenTtlSeconds,
+        now,
+      );
+      reply.headers({ 'cache-control': 'no-store', pragma: 'no-cache' });
+      return {
+        access_token: access.token,
+        refresh_token: refreshToken,
+        session_id: session.id,
+        expires_at: access.expiresAt.toISOString(),
+        token_type: 'Bearer' as const,
+        expires_in: access.expiresIn,
+      };
+    },
+  );
+
+  app.post(
+    '/logout',
+    {
+      preHandler: app.requireSession,
+      schema: {
+        summary: 'End the current session: its access and refresh tokens stop working at once',
+        response: { 200: MessageResponse, 401: ErrorEnvelope, 503: ErrorEnvelope },
+      },
+    },
+    async (request) => {
+      const caller = callerOf(request);
+      const now = new Date();
+      await app.db.$transaction(async (tx) => {
+        await revokeSessions(tx, { id: caller.sessionId }, 'logout', now);
+        await recordLog(
+          tx,
+          {
+            userId: caller.userId,
+            action: 'logout',
+            success: true,
+            sessionId: caller.sessionId,
+            applicationId: caller.applicationId,
+          },
+          originOf(request),
+        );
+      });
+      return { message: 'Session and tokens revoked successfully' };
+    },
+  );
+};
