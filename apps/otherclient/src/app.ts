@@ -8,6 +8,7 @@ import {
   jwksRoutes,
   loadSigningKeys,
   rateLimitPlugin,
+  requestGuards,
   requestIdHeader,
   signingKeysPlugin,
 } from '@mxp/service-kit';
@@ -27,6 +28,7 @@ export async function buildApp(config: OtherclientConfig, overrides: Partial<Fas
   await app.register(requestIdHeader);
   // The OtherClient specification answers every malformed request with 400, wrong media type and size included.
   await app.register(errorHandler, { statusOverrides: { UNSUPPORTED_MEDIA_TYPE: 400, PAYLOAD_TOO_LARGE: 400 } });
+  await app.register(requestGuards);
   await app.register(rateLimitPlugin, { globalPerMinute: config.RATE_LIMIT_GLOBAL_PER_MINUTE });
   await app.register(dbPlugin, {
     databaseUrl: config.DATABASE_URL,

@@ -75,7 +75,10 @@ function tablesOfSchema(schema: string): { auth: string[]; otherclient: string[]
   for (const [, body] of schema.matchAll(/^model \w+ \{\n([\s\S]*?)^\}/gm)) {
     const table = body?.match(/@@map\("([^"]+)"\)/)?.[1];
     const schemaName = body?.match(/@@schema\("([^"]+)"\)/)?.[1];
-    if (table && schemaName) (tables[schemaName] ??= []).push(table);
+    if (table && schemaName) {
+      tables[schemaName] ??= [];
+      tables[schemaName].push(table);
+    }
   }
   for (const list of Object.values(tables)) list.sort();
   return tables as { auth: string[]; otherclient: string[] };

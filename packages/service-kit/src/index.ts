@@ -9,6 +9,7 @@ export { errorEnvelope, HttpError } from './http-error.js';
 export { jwksRoutes } from './jwks-routes.js';
 export { loggerOptions, REDACTED_PATHS, requestIdFrom, trustProxyOption } from './logger.js';
 export { RateLimitConfigProperties, rateLimitPlugin } from './rate-limit.js';
+export { requestGuards } from './request-guards.js';
 export { requestIdHeader } from './request-id.js';
 export { startService } from './server.js';
 export { issuerOf, loadSigningKeys, SigningKeyConfigProperties, signingKeysPlugin } from './signing-keys.js';

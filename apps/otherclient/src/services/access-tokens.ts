@@ -7,6 +7,7 @@ import {
   type VerifiedClaims,
   verifyJwt,
 } from '@mxp/jwt-core';
+import { LOOKUPABLE_CLIENT_ID } from './client-authentication.js';
 
 /** Where issued tokens come from and whom they are for when a client has no audience of its own. */
 export interface AccessTokenSettings {
@@ -133,7 +134,7 @@ function unverifiedClientId(token: string): string | undefined {
   try {
     const claims: unknown = JSON.parse(Buffer.from(payload, 'base64url').toString('utf8'));
     const clientId = (claims as { client_id?: unknown } | null)?.client_id;
-    return typeof clientId === 'string' && clientId.length > 0 && clientId.length <= 200 ? clientId : undefined;
+    return typeof clientId === 'string' && LOOKUPABLE_CLIENT_ID.test(clientId) ? clientId : undefined;
   } catch {
     return undefined;
   }

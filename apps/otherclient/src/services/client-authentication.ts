@@ -10,7 +10,9 @@ export type ClientAuthentication =
 
 // Compared against when there is no stored hash, so every path does the same work.
 const PLACEHOLDER_HASH = `hmac-sha256$${'A'.repeat(43)}`;
-const CLIENT_ID_MAX_LENGTH = 200;
+
+/** Client ids are printable ASCII; anything else (control characters included) names no client. */
+export const LOOKUPABLE_CLIENT_ID = /^[\x21-\x7E]{1,200}$/;
 
 /**
  * Checks a client's credentials: the current secret, or the previous one while its rotation grace lasts. Unknown
@@ -24,8 +26,9 @@ export async function authenticateClient(
   clientSecret: string,
   now: Date = new Date(),
 ): Promise<ClientAuthentication> {
-  const client =
-    clientId.length <= CLIENT_ID_MAX_LENGTH ? await db.apiClient.findUnique({ where: { id: clientId } }) : null;
+  const client = LOOKUPABLE_CLIENT_ID.test(clientId)
+    ? await db.apiClient.findUnique({ where: { id: clientId } })
+    : null;
   const presented = hashClientSecret(clientSecret, pepper);
   const previousValid =
     client?.previousSecretHash != null &&

@@ -8,14 +8,16 @@ export interface TokenRequestRecord {
   /** Why it failed (`unknown_client`, `bad_secret`, `disabled_client`, `invalid_scope`) or the secret used. */
   reason: string;
   tokenId?: string;
-  grantType: 'api_token' | 'client_credentials';
+  /** Which endpoint authenticated the client. */
+  grantType: 'api_token' | 'client_credentials' | 'introspection' | 'revocation';
 }
 
 /** Writes one row of the token audit trail (never a secret). */
 export async function recordTokenRequest(db: PrismaClient, record: TokenRequestRecord): Promise<void> {
   await db.tokenAudit.create({
     data: {
-      clientId: record.clientId?.slice(0, 200) ?? null,
+      // Stored as presented but bounded, and without U+0000, which PostgreSQL text cannot hold.
+      clientId: record.clientId?.slice(0, 200).replaceAll('\u0000', '\uFFFD') ?? null,
       ip: record.ip.slice(0, 100),
       result: record.result,
       reason: record.reason,

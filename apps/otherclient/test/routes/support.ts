@@ -2,7 +2,7 @@
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { PrismaClient } from '@mxp/db';
+import type { PrismaClient, TokenAudit } from '@mxp/db';
 import { createLocalJWKSet, type JSONWebKeySet } from 'jose';
 import { vi } from 'vitest';
 import { createClient, type NewClient } from '../../src/services/clients.js';
@@ -52,7 +52,7 @@ export function basicAuth(clientId: string, clientSecret: string): string {
 }
 
 /** The token audit trail, oldest first. */
-export function auditRows(db: PrismaClient) {
+export function auditRows(db: PrismaClient): Promise<TokenAudit[]> {
   return db.tokenAudit.findMany({ orderBy: [{ createdAt: 'asc' }, { id: 'asc' }] });
 }
 

@@ -219,7 +219,12 @@ describe('POST /api/auth/token: validation (400)', () => {
 
   const malformed: [string, string | undefined, string | undefined, string][] = [
     ['invalid JSON', '{"clientId": "a", ', 'application/json', 'El cuerpo de la solicitud no es JSON válido'],
-    ['a prototype-polluting key', '{"clientId":"a","clientSecret":"b","__proto__":{"x":1}}', 'application/json', 'El cuerpo de la solicitud no es JSON válido'],
+    [
+      'a prototype-polluting key',
+      '{"clientId":"a","clientSecret":"b","__proto__":{"x":1}}',
+      'application/json',
+      'El cuerpo de la solicitud no es JSON válido',
+    ],
     ['an array', '[]', 'application/json', VALIDATION_MESSAGE],
     ['a string', '"clientId"', 'application/json', VALIDATION_MESSAGE],
     ['a number', '42', 'application/json', VALIDATION_MESSAGE],
@@ -311,16 +316,29 @@ describe('POST /api/auth/token: invalid credentials (401)', () => {
     expect(response.json()).toEqual(INVALID_CREDENTIALS);
   });
 
-  it('compares the secret exactly (case, surrounding spaces)', async () => {
-    for (const clientSecret of [client.clientSecret.toUpperCase(), ` ${client.clientSecret}`, `${client.clientSecret} `]) {
+  it('compares the secret exactly (case, last character, surrounding spaces)', async () => {
+    const secret = client.clientSecret;
+    const variants = [
+      secret.toUpperCase(),
+      `${secret.slice(0, -1)}${secret.endsWith('0') ? '1' : '0'}`,
+      ` ${secret}`,
+      `${secret} `,
+    ];
+    for (const clientSecret of variants.filter((variant) => variant !== secret)) {
       const response = await postToken({ clientId: client.clientId, clientSecret });
       expect(response.statusCode).toBe(401);
     }
   });
 
-  it.fails('answers a clientId containing U+0000 with 401, not 500 (PostgreSQL text cannot hold NUL)', async () => {
+  it('answers a clientId containing U+0000 with 400, not 500 (PostgreSQL text cannot hold NUL)', async () => {
     const response = await postToken({ clientId: 'client\u0000id', clientSecret: 'secret' });
-    expect(response.json()).toEqual(INVALID_CREDENTIALS);
+    expect(response.statusCode).toBe(400);
+    expect(response.json()).toEqual({
+      code: 400,
+      status: 'error',
+      message: 'Error en la validación de datos',
+      errors: ['La solicitud contiene caracteres no permitidos (U+0000)'],
+    });
   });
 });
 
@@ -393,7 +411,9 @@ describe('POST /api/auth/token: rate limit (RATE_LIMIT_CREDENTIALS_PER_MINUTE=3)
     const remoteAddress = freshIp();
     const statuses = [];
     for (let i = 0; i < 3; i++) {
-      statuses.push((await postToken({ clientId: client.clientId, clientSecret: 'wrong' }, { remoteAddress })).statusCode);
+      statuses.push(
+        (await postToken({ clientId: client.clientId, clientSecret: 'wrong' }, { remoteAddress })).statusCode,
+      );
     }
     expect(statuses).toEqual([401, 401, 401]);
     const auditBefore = await testApp.db.tokenAudit.count();
@@ -401,7 +421,11 @@ describe('POST /api/auth/token: rate limit (RATE_LIMIT_CREDENTIALS_PER_MINUTE=3)
     // Even the right credentials are refused now, without reaching the credential check.
     const limited = await postToken(client, { remoteAddress });
     expect(limited.statusCode).toBe(429);
-    expect(limited.json()).toEqual({ code: 429, status: 'error', message: 'Demasiadas solicitudes, intente más tarde' });
+    expect(limited.json()).toEqual({
+      code: 429,
+      status: 'error',
+      message: 'Demasiadas solicitudes, intente más tarde',
+    });
     const retryAfter = Number(limited.headers['retry-after']);
     expect(Number.isInteger(retryAfter)).toBe(true);
     expect(retryAfter).toBeGreaterThan(0);
@@ -410,5 +434,19 @@ describe('POST /api/auth/token: rate limit (RATE_LIMIT_CREDENTIALS_PER_MINUTE=3)
 
     // Other addresses are not affected.
     expect((await postToken(client)).statusCode).toBe(200);
+  });
+
+  it('ignores X-Forwarded-For without TRUST_PROXY: no new bucket, no forged address in the audit', async () => {
+    const remoteAddress = freshIp();
+    const statuses = [];
+    for (let i = 0; i < 4; i++) {
+      const headers = { 'x-forwarded-for': `203.0.113.${i}` };
+      statuses.push(
+        (await postToken({ clientId: 'forger', clientSecret: 'x' }, { remoteAddress, headers })).statusCode,
+      );
+    }
+    expect(statuses).toEqual([401, 401, 401, 429]);
+    const rows = await testApp.db.tokenAudit.findMany({ where: { clientId: 'forger' } });
+    expect(rows.map((row) => row.ip)).toEqual([remoteAddress, remoteAddress, remoteAddress]);
   });
 });

@@ -21,15 +21,16 @@ export function clientCredentialsFrom(
   if (authorization !== undefined && basic === undefined) {
     throw new OAuthError('invalid_client', 'Unsupported or malformed Authorization header', CLIENT_AUTH_CHALLENGE);
   }
-  if (basic !== undefined && (body.client_id !== undefined || body.client_secret !== undefined)) {
+  if (basic !== undefined && body.client_secret !== undefined) {
     throw new OAuthError('invalid_request', 'Use one client authentication method only');
   }
   if (basic !== undefined) {
     const decoded = Buffer.from(basic, 'base64').toString('utf8');
     const separator = decoded.indexOf(':');
     if (separator < 1) throw new OAuthError('invalid_client', 'Malformed Basic credentials', CLIENT_AUTH_CHALLENGE);
+    let credentials: PresentedClientCredentials;
     try {
-      return {
+      credentials = {
         clientId: formDecode(decoded.slice(0, separator)),
         clientSecret: formDecode(decoded.slice(separator + 1)),
         method: 'client_secret_basic',
@@ -37,6 +38,11 @@ export function clientCredentialsFrom(
     } catch {
       throw new OAuthError('invalid_client', 'Malformed Basic credentials', CLIENT_AUTH_CHALLENGE);
     }
+    // Some clients also send their id as `client_id` (identification, not a second authentication): allowed when equal.
+    if (body.client_id !== undefined && body.client_id !== credentials.clientId) {
+      throw new OAuthError('invalid_request', 'client_id does not match the Basic credentials');
+    }
+    return credentials;
   }
   if (body.client_id && body.client_secret) {
     return { clientId: body.client_id, clientSecret: body.client_secret, method: 'client_secret_post' };

@@ -8,7 +8,7 @@ import {
   OAuthTokenResponse,
 } from '@mxp/contracts';
 import { isDatabaseUnavailableError } from '@mxp/db';
-import type { FastifyError } from 'fastify';
+import type { FastifyError, FastifyRequest } from 'fastify';
 import { Type } from 'typebox';
 import {
   type AccessTokenSettings,
@@ -20,7 +20,7 @@ import { authenticateClient } from '../../services/client-authentication.js';
 import { recordClientUse } from '../../services/clients.js';
 import { grantedScopes } from '../../services/scopes.js';
 import { recordTokenRequest } from '../../services/token-audit.js';
-import { CLIENT_AUTH_CHALLENGE, clientCredentialsFrom } from './client-credentials.js';
+import { CLIENT_AUTH_CHALLENGE, clientCredentialsFrom, type PresentedClientCredentials } from './client-credentials.js';
 import { OAuthError } from './oauth-error.js';
 
 export interface OAuthRoutesOptions {
@@ -64,32 +64,37 @@ export const oauthRoutes: FastifyPluginAsyncTypebox<OAuthRoutesOptions> = async 
   });
 
   async function authenticate(
-    authorization: string | undefined,
+    request: FastifyRequest,
     body: { client_id?: string | undefined; client_secret?: string | undefined },
-    ip: string,
-    audit: boolean,
+    endpoint: 'client_credentials' | 'introspection' | 'revocation',
   ) {
-    const presented = clientCredentialsFrom(authorization, body);
-    const authentication = await authenticateClient(app.db, pepper, presented.clientId, presented.clientSecret);
-    if (!authentication.ok) {
-      if (audit) {
-        await recordTokenRequest(app.db, {
-          clientId: presented.clientId,
-          ip,
-          result: 'failed',
-          reason: authentication.reason,
-          grantType: 'client_credentials',
-        });
+    const refuse = async (clientId: string | undefined, reason: string) => {
+      await recordTokenRequest(app.db, { clientId, ip: request.ip, result: 'failed', reason, grantType: endpoint });
+      return new OAuthError('invalid_client', 'Client authentication failed', CLIENT_AUTH_CHALLENGE);
+    };
+    let presented: PresentedClientCredentials;
+    try {
+      presented = clientCredentialsFrom(request.headers.authorization, body);
+    } catch (error) {
+      if (error instanceof OAuthError && error.error === 'invalid_client') {
+        throw await refuse(body.client_id, 'malformed_credentials');
       }
-      throw new OAuthError('invalid_client', 'Client authentication failed', CLIENT_AUTH_CHALLENGE);
+      throw error;
     }
+    const authentication = await authenticateClient(app.db, pepper, presented.clientId, presented.clientSecret);
+    if (!authentication.ok) throw await refuse(presented.clientId, authentication.reason);
     return authentication;
   }
+
+  // Every endpoint that checks a client secret shares one counter per address, so guesses cannot be spread.
+  const credentialsLimit = {
+    rateLimit: { max: limits.credentialsPerMinute, timeWindow: 60_000, groupId: 'oauth-client-credentials' },
+  };
 
   app.post(
     '/token',
     {
-      config: { rateLimit: { max: limits.credentialsPerMinute, timeWindow: 60_000 } },
+      config: credentialsLimit,
       schema: {
         summary: 'OAuth 2.0 token endpoint (client_credentials grant)',
         body: OAuthTokenRequest,
@@ -101,7 +106,7 @@ export const oauthRoutes: FastifyPluginAsyncTypebox<OAuthRoutesOptions> = async 
       if (body.grant_type !== 'client_credentials') {
         throw new OAuthError('unsupported_grant_type', 'Only grant_type=client_credentials is supported');
       }
-      const { client, usedPreviousSecret } = await authenticate(request.headers.authorization, body, request.ip, true);
+      const { client, usedPreviousSecret } = await authenticate(request, body, 'client_credentials');
       const scopes = grantedScopes(client.allowedScopes, body.scope);
       if (scopes === undefined) {
         await recordTokenRequest(app.db, {
@@ -138,6 +143,7 @@ export const oauthRoutes: FastifyPluginAsyncTypebox<OAuthRoutesOptions> = async 
   app.post(
     '/introspect',
     {
+      config: credentialsLimit,
       schema: {
         summary: 'OAuth 2.0 token introspection (RFC 7662)',
         body: OAuthTokenOperationRequest,
@@ -145,7 +151,7 @@ export const oauthRoutes: FastifyPluginAsyncTypebox<OAuthRoutesOptions> = async 
       },
     },
     async (request, reply) => {
-      const { client } = await authenticate(request.headers.authorization, request.body, request.ip, false);
+      const { client } = await authenticate(request, request.body, 'introspection');
       const inspection = await inspectAccessToken(app.db, app.signingKeys, request.body.token, settings);
       reply.headers(NO_STORE);
       // A client learns about its own tokens; only resource servers (INTROSPECT_ANY_SCOPE) about everyone's.
@@ -172,6 +178,7 @@ export const oauthRoutes: FastifyPluginAsyncTypebox<OAuthRoutesOptions> = async 
   app.post(
     '/revoke',
     {
+      config: credentialsLimit,
       schema: {
         summary: 'OAuth 2.0 token revocation (RFC 7009)',
         body: OAuthTokenOperationRequest,
@@ -179,7 +186,7 @@ export const oauthRoutes: FastifyPluginAsyncTypebox<OAuthRoutesOptions> = async 
       },
     },
     async (request, reply) => {
-      const { client } = await authenticate(request.headers.authorization, request.body, request.ip, false);
+      const { client } = await authenticate(request, request.body, 'revocation');
       const outcome = await revokeAccessToken(app.db, app.signingKeys, request.body.token, client.id, settings);
       if (outcome === 'not_owner') {
         throw new OAuthError('unauthorized_client', 'The token was not issued to this client');
@@ -195,21 +202,26 @@ export const oauthRoutes: FastifyPluginAsyncTypebox<OAuthRoutesOptions> = async 
   );
 };
 
+// RFC 6749 §5.2: error_description is %x20-21 / %x23-5B / %x5D-7E; a parameter name echoed from the request is cut
+// down to that, and short.
+function asciiDescription(text: string): string {
+  return text.replace(/[^\x20\x21\x23-\x5B\x5D-\x7E]/g, '?').slice(0, 40);
+}
+
 function toOAuthError(error: FastifyError): OAuthError {
   if (error instanceof OAuthError) return error;
   if (error.validation) {
     const first = error.validation[0];
-    const field =
-      first?.keyword === 'required'
-        ? String(first.params.missingProperty)
-        : first?.instancePath.replace(/^\//, '') || 'request';
+    const keyword = first?.keyword;
+    const name =
+      keyword === 'required'
+        ? String(first?.params.missingProperty)
+        : keyword === 'additionalProperties'
+          ? String(first?.params.additionalProperty)
+          : first?.instancePath.replace(/^\//, '') || 'request';
     const problem =
-      first?.keyword === 'required'
-        ? 'is required'
-        : first?.keyword === 'additionalProperties'
-          ? `has unknown parameter ${String(first.params.additionalProperty)}`
-          : 'is invalid';
-    return new OAuthError('invalid_request', `Parameter ${field} ${problem}`);
+      keyword === 'required' ? 'is missing' : keyword === 'additionalProperties' ? 'is not allowed' : 'is invalid';
+    return new OAuthError('invalid_request', `Parameter ${asciiDescription(name)} ${problem}`);
   }
   if (error.statusCode === 429) {
     return new OAuthError('temporarily_unavailable', 'Too many requests, retry later', {}, 429);
