@@ -8,6 +8,7 @@ import {
   jwksRoutes,
   loadSigningKeys,
   rateLimitPlugin,
+  requestGuards,
   requestIdHeader,
   signingKeysPlugin,
 } from '@mxp/service-kit';
@@ -32,6 +33,7 @@ export async function buildApp(config: AuthServiceConfig, overrides: Partial<Fas
 
   await app.register(requestIdHeader);
   await app.register(errorHandler);
+  await app.register(requestGuards);
   await app.register(rateLimitPlugin, { globalPerMinute: config.RATE_LIMIT_GLOBAL_PER_MINUTE });
   await app.register(dbPlugin, {
     databaseUrl: config.DATABASE_URL,

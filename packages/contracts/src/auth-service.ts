@@ -4,8 +4,10 @@ import { ErrorEnvelope } from './envelope.js';
 // Field names are snake_case, as in the auth-service specification.
 
 /** What a client says about the device: a flat-ish JSON object, size-limited by the service. */
-export const DeviceInfo = Type.Record(Type.String({ maxLength: 64 }), Type.Unknown(), {
+export const DeviceInfo = Type.Record(Type.String(), Type.Unknown(), {
   maxProperties: 32,
+  // A record's key schema compiles to patternProperties, which cannot bound key length; propertyNames does.
+  propertyNames: { maxLength: 64 },
   description: 'Client-supplied description of the device (JSON object, at most 32 keys and 4 KiB)',
   examples: [{ platform: 'web', browser: 'Firefox 140', os: 'Linux' }],
 });
@@ -72,7 +74,8 @@ export type MessageResponse = Static<typeof MessageResponse>;
 
 /** `POST /auth/token/refresh`. */
 export const RefreshRequest = Type.Object(
-  { refresh_token: Type.String({ minLength: 1, maxLength: 512 }) },
+  // Long enough for anything token-like (an access token sent here by mistake must be a 401, not a 400).
+  { refresh_token: Type.String({ minLength: 1, maxLength: 8192 }) },
   { $id: 'RefreshRequest', additionalProperties: false },
 );
 export type RefreshRequest = Static<typeof RefreshRequest>;

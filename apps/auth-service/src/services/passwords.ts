@@ -22,11 +22,16 @@ export function verifyPassword(hash: string, password: string): Promise<boolean>
   return argon2.verify(hash, password);
 }
 
-/** Whether a stored hash was made with other parameters than the current ones and should be upgraded. */
+/**
+ * Whether a stored hash is weaker than the current parameters (or not argon2id v19) and should be upgraded. Only
+ * weaker: during a rolling deploy an instance still on older settings must not downgrade hashes already upgraded.
+ */
 export function passwordHashNeedsUpgrade(hash: string, params: PasswordHashParams): boolean {
-  return argon2.needsRehash(hash, {
-    memoryCost: params.memoryKib,
-    timeCost: params.iterations,
-    parallelism: params.parallelism,
-  });
+  // PHC string: $argon2id$v=19$m=19456,t=2,p=1$salt$hash (the order of m, t, p varies between libraries).
+  const [, algorithm, version, settings] = hash.split('$');
+  if (algorithm !== 'argon2id' || version !== 'v=19' || settings === undefined) return true;
+  const cost = Object.fromEntries(settings.split(',').map((pair) => pair.split('=') as [string, string]));
+  const [memoryKib, iterations, parallelism] = [Number(cost.m), Number(cost.t), Number(cost.p)];
+  if (![memoryKib, iterations, parallelism].every(Number.isInteger)) return true;
+  return memoryKib < params.memoryKib || iterations < params.iterations || parallelism < params.parallelism;
 }

@@ -1,5 +1,5 @@
 import type { Application, Prisma, PrismaClient, Session } from '@mxp/db';
-import { type RequestOrigin, recordLog } from './audit.js';
+import { type AttemptRecord, type RequestOrigin, recordAttempt, recordLog } from './audit.js';
 import { generateRefreshToken, hashRefreshToken } from './tokens.js';
 
 type Db = PrismaClient | Prisma.TransactionClient;
@@ -13,7 +13,10 @@ function idleExpiry(application: Application, absoluteExpiresAt: Date, now: Date
   return new Date(Math.min(now.getTime() + application.idleTimeoutSeconds * 1000, absoluteExpiresAt.getTime()));
 }
 
-/** Opens a session for a signed-in user on one device and application, with its first refresh token. */
+/**
+ * Opens a session for a signed-in user on one device and application, with its first refresh token, and records the
+ * successful attempt and the login in the same transaction (all of it or nothing).
+ */
 export async function openSession(
   db: PrismaClient,
   input: {
@@ -21,12 +24,24 @@ export async function openSession(
     application: Application;
     deviceInfo: Prisma.InputJsonValue | undefined;
     origin: RequestOrigin;
+    /** The observed attempt that led here, recorded with the session. */
+    attempt?: AttemptRecord;
+    /** `passwordChangedAt` of the user when the password was checked: a change since then refuses the session. */
+    passwordCheckedAgainst?: Date;
   },
   now: Date,
 ): Promise<{ session: Session; refreshToken: string }> {
   const absoluteExpiresAt = new Date(now.getTime() + input.application.absoluteTimeoutSeconds * 1000);
   const refreshToken = generateRefreshToken();
   const session = await db.$transaction(async (tx) => {
+    // Locks the user row against a concurrent disable or password change (which revoke sessions) until this
+    // session is committed, and refuses if one happened since the password was checked.
+    const [user] = await tx.$queryRaw<{ status: string; password_changed_at: Date }[]>`
+      SELECT status, password_changed_at FROM auth.users WHERE id = ${input.userId} FOR SHARE`;
+    const changed =
+      input.passwordCheckedAgainst !== undefined &&
+      user?.password_changed_at.getTime() !== input.passwordCheckedAgainst.getTime();
+    if (user?.status !== 'active' || changed) throw new SessionRefused();
     const created = await tx.session.create({
       data: {
         userId: input.userId,
@@ -49,6 +64,7 @@ export async function openSession(
         expiresAt: absoluteExpiresAt,
       },
     });
+    if (input.attempt) await recordAttempt(tx, input.attempt, input.origin);
     await recordLog(
       tx,
       {
@@ -64,6 +80,14 @@ export async function openSession(
     return created;
   });
   return { session, refreshToken };
+}
+
+/** The user was disabled or changed password while signing in. */
+export class SessionRefused extends Error {
+  constructor() {
+    super('the user was disabled or changed password during sign-in');
+    this.name = 'SessionRefused';
+  }
 }
 
 export type RefreshOutcome =
@@ -101,13 +125,24 @@ export async function refreshSession(
 
   return db
     .$transaction(async (tx) => {
+      // The session row is locked first, as logout (revokeSessions) does, so the two never deadlock; the update is
+      // conditional on the session still being open, so a logout that won the race keeps it revoked.
+      const touched = await tx.session.updateMany({
+        where: { id: session.id, revokedAt: null },
+        data: {
+          lastSeenAt: now,
+          idleExpiresAt: idleExpiry(session.application, session.absoluteExpiresAt, now),
+          refreshCount: { increment: 1 },
+        },
+      });
+      if (touched.count === 0) throw new RefreshAborted('inactive');
       let refreshToken: string | undefined;
       if (rotate) {
         const claimed = await tx.refreshToken.updateMany({
           where: { id: stored.id, rotatedAt: null, revokedAt: null },
           data: { rotatedAt: now },
         });
-        if (claimed.count === 0) return { ok: false as const, reason: 'concurrent_reuse' as const };
+        if (claimed.count === 0) throw new RefreshAborted('concurrent_reuse');
         refreshToken = generateRefreshToken();
         await tx.refreshToken.create({
           data: {
@@ -120,16 +155,6 @@ export async function refreshSession(
           },
         });
       }
-      // Conditional on the session still being open: a logout that won the race keeps the session revoked.
-      const touched = await tx.session.updateMany({
-        where: { id: session.id, revokedAt: null },
-        data: {
-          lastSeenAt: now,
-          idleExpiresAt: idleExpiry(session.application, session.absoluteExpiresAt, now),
-          refreshCount: { increment: 1 },
-        },
-      });
-      if (touched.count === 0) throw new SessionClosedDuringRefresh();
       await recordLog(
         tx,
         {
@@ -145,12 +170,17 @@ export async function refreshSession(
       return { ok: true as const, session: updated, refreshToken };
     })
     .catch((error: unknown) => {
-      if (error instanceof SessionClosedDuringRefresh) return { ok: false as const, reason: 'inactive' as const };
+      // Rolled back: neither the session's activity nor a spent token is kept.
+      if (error instanceof RefreshAborted) return { ok: false as const, reason: error.reason };
       throw error;
     });
 }
 
-class SessionClosedDuringRefresh extends Error {}
+class RefreshAborted extends Error {
+  constructor(readonly reason: 'inactive' | 'concurrent_reuse') {
+    super(reason);
+  }
+}
 
 async function spentTokenPresented(
   db: PrismaClient,
@@ -197,9 +227,17 @@ export async function revokeSessions(
   return ids.length;
 }
 
-/** The session a verified access token names, if it is still active. */
+/** The session a verified access token names, if it is still active and its user and application are enabled. */
 export async function findActiveSession(db: PrismaClient, sessionId: string, userId: string, now: Date) {
-  return db.session.findFirst({ where: { id: sessionId, userId, ...activeSessionWhere(now) } });
+  return db.session.findFirst({
+    where: {
+      id: sessionId,
+      userId,
+      ...activeSessionWhere(now),
+      user: { status: 'active' },
+      application: { status: 'active' },
+    },
+  });
 }
 
 /** The user's active sessions, newest first. */

@@ -18,7 +18,12 @@ describe('the life of a session (smoke)', () => {
     const login = await inject({
       method: 'POST',
       url: '/auth/login',
-      payload: { username: demo.username, password: demo.password, application_id: demo.applicationId, device_info: { os: 'linux' } },
+      payload: {
+        username: demo.username,
+        password: demo.password,
+        application_id: demo.applicationId,
+        device_info: { os: 'linux' },
+      },
     });
     expect(login.statusCode).toBe(200);
     const { access_token, refresh_token, session_id } = login.json();

@@ -24,3 +24,18 @@ describe('passwords', () => {
     expect(passwordHashNeedsUpgrade(hash, { ...cheap, iterations: 2 })).toBe(true);
   });
 });
+
+describe('passwordHashNeedsUpgrade', () => {
+  const current = { memoryKib: 19_456, iterations: 2, parallelism: 1 };
+
+  it('upgrades weaker, foreign or malformed hashes only', () => {
+    expect(passwordHashNeedsUpgrade('$argon2id$v=19$m=19456,t=2,p=1$c2FsdA$aGFzaA', current)).toBe(false);
+    expect(passwordHashNeedsUpgrade('$argon2id$v=19$m=19456,p=1,t=2$c2FsdA$aGFzaA', current)).toBe(false);
+    expect(passwordHashNeedsUpgrade('$argon2id$v=19$m=65536,t=3,p=4$c2FsdA$aGFzaA', current)).toBe(false);
+    expect(passwordHashNeedsUpgrade('$argon2id$v=19$m=19456,t=1,p=1$c2FsdA$aGFzaA', current)).toBe(true);
+    expect(passwordHashNeedsUpgrade('$argon2id$v=19$m=4096,t=2,p=1$c2FsdA$aGFzaA', current)).toBe(true);
+    expect(passwordHashNeedsUpgrade('$argon2i$v=19$m=19456,t=2,p=1$c2FsdA$aGFzaA', current)).toBe(true);
+    expect(passwordHashNeedsUpgrade('$argon2id$v=16$m=19456,t=2,p=1$c2FsdA$aGFzaA', current)).toBe(true);
+    expect(passwordHashNeedsUpgrade('not a hash', current)).toBe(true);
+  });
+});

@@ -12,7 +12,7 @@ import { callerOf } from '../../plugins/auth.js';
 import { recordAttempt, recordLog } from '../../services/audit.js';
 import { checkCredentials } from '../../services/credentials.js';
 import type { PasswordHashParams } from '../../services/passwords.js';
-import { openSession, revokeSessions } from '../../services/sessions.js';
+import { openSession, revokeSessions, SessionRefused } from '../../services/sessions.js';
 import { issueSessionAccessToken } from '../../services/tokens.js';
 import { boundedDeviceInfo } from '../device-info.js';
 import { originOf } from '../origin.js';
@@ -92,8 +92,22 @@ export const credentialsRoutes: FastifyPluginAsyncTypebox<CredentialsRoutesOptio
       const deviceInfo = boundedDeviceInfo(body.device_info, options.deviceInfoMaxBytes);
       const origin = originOf(request);
       const application = await app.db.application.findUnique({ where: { id: body.application_id } });
-      if (!application) throw new HttpError('UNKNOWN_APPLICATION');
-      if (application.status !== 'active') throw new HttpError('APPLICATION_DISABLED');
+      if (!application || application.status !== 'active') {
+        await recordAttempt(
+          app.db,
+          {
+            identifier,
+            applicationId: body.application_id,
+            method: 'credentials',
+            source: 'observed',
+            success: false,
+            reason: application ? 'application_disabled' : 'unknown_application',
+            deviceInfo,
+          },
+          origin,
+        );
+        throw new HttpError(application ? 'APPLICATION_DISABLED' : 'UNKNOWN_APPLICATION');
+      }
 
       const check = await checkCredentials(
         app.db,
@@ -102,21 +116,18 @@ export const credentialsRoutes: FastifyPluginAsyncTypebox<CredentialsRoutesOptio
         options.passwordHashParams,
         options.dummyPasswordHash,
       );
-      await recordAttempt(
-        app.db,
-        {
-          userId: check.user?.id,
-          identifier,
-          applicationId: application.id,
-          method: 'credentials',
-          source: 'observed',
-          success: check.ok,
-          reason: check.ok ? 'login' : check.reason,
-          deviceInfo,
-        },
-        origin,
-      );
+      const attempt = {
+        userId: check.user?.id,
+        identifier,
+        applicationId: application.id,
+        method: 'credentials' as const,
+        source: 'observed' as const,
+        success: check.ok,
+        reason: check.ok ? 'login' : check.reason,
+        deviceInfo,
+      };
       if (!check.ok) {
+        await recordAttempt(app.db, attempt, origin);
         if (check.user) {
           const details = { reason: check.reason };
           await recordLog(
@@ -136,11 +147,22 @@ export const credentialsRoutes: FastifyPluginAsyncTypebox<CredentialsRoutesOptio
       }
 
       const now = new Date();
-      const { session, refreshToken } = await openSession(
+      const opened = await openSession(
         app.db,
-        { userId: check.user.id, application, deviceInfo, origin },
+        {
+          userId: check.user.id,
+          application,
+          deviceInfo,
+          origin,
+          attempt,
+          passwordCheckedAgainst: check.user.passwordChangedAt,
+        },
         now,
-      );
+      ).catch((error: unknown) => {
+        if (error instanceof SessionRefused) throw new HttpError('INVALID_CREDENTIALS');
+        throw error;
+      });
+      const { session, refreshToken } = opened;
       const access = await issueSessionAccessToken(
         app.signingKeys,
         options.issuer,

@@ -1,0 +1,337 @@
+// The auth admin CLI's commands, independent of the process: argv in, lines out, exit code back (tests run it
+// in-process). The generic plumbing (parsing, help, errors, exit codes) is in ./cli-kit.ts.
+import type { PrismaClient } from '@mxp/db';
+import { AuthAdminError, createApplication, listApplications, type NewApplication } from '../services/applications.js';
+import type { PasswordHashParams } from '../services/passwords.js';
+import {
+  createUser,
+  disableUser,
+  enableUser,
+  generatePassword,
+  listSessions,
+  revokeSession,
+  setPassword,
+  type UserView,
+} from '../services/users.js';
+import {
+  type AdminProgram,
+  type CliIo,
+  checkOptionsApply,
+  type ErrorDescription,
+  GLOBAL_OPTIONS,
+  type OptionValues,
+  type ParsedCommandLine,
+  parseCommandLine,
+  reportError as reportProgramError,
+  runProgram,
+  UsageError,
+  wholeSeconds,
+  writeParseOutcome as writeProgramParseOutcome,
+} from './cli-kit.js';
+import {
+  formatApplicationTable,
+  formatCreatedApplication,
+  formatCreatedUser,
+  formatPasswordSet,
+  formatSessionRevoked,
+  formatSessionTable,
+  formatUserStatus,
+} from './format.js';
+
+export { EXIT_FAILURE, EXIT_OK, EXIT_USAGE } from './cli-kit.js';
+
+/** What a command needs from its surroundings. */
+export interface AdminCommandDeps extends CliIo {
+  db: PrismaClient;
+  /** argon2id cost of new password hashes (PASSWORD_HASH_MEMORY_KIB, _ITERATIONS, _PARALLELISM). */
+  passwordHashParams: PasswordHashParams;
+  /** Recorded in the admin audit unless `--actor` overrides it. */
+  actor: string;
+  /** stdin, for `--password-stdin` (only its first line is used). */
+  readStdin: () => Promise<string>;
+}
+
+export const PROGRAM_NAME = 'auth-admin';
+
+export const USAGE = `Usage: auth-admin <command> [options]
+
+Administration of the SSO (auth-service): applications, users and their sessions.
+
+Commands:
+  apps create --name NAME [--access-ttl S] [--idle S] [--absolute S] [--rotation on|off]
+                                  create an application; prints its id and session policy
+  apps list                       every application and its session policy
+  users create --username USER [--email EMAIL] [--password-stdin]
+                                  create a user; without --password-stdin a random password is
+                                  generated and printed (shown once)
+  users disable USER              refuse the user's sign-in and revoke all their sessions
+  users enable USER               allow the user to sign in again
+  users set-password USER [--password-stdin]
+                                  set a new password (generated and shown once without
+                                  --password-stdin) and revoke all the user's sessions
+  sessions list --user USER       the user's active sessions and those ended in the last 30 days
+  sessions revoke ID              end one session (its refresh and access tokens stop working)
+  help                            this text
+
+Options:
+  --access-ttl S     lifetime of access tokens, 60 to 86400 s (default 900)
+  --idle S           a session unused for this long ends, 60 to 604800 s (default 1800)
+  --absolute S       a session ends this long after sign-in, 300 to 2592000 s (default 43200);
+                     at least --idle and --access-ttl
+  --rotation on|off  a refresh token is exchanged for a new one at each use (default on)
+  --password-stdin   read the password from the first line of stdin (pipe it in; 8 to 1024
+                     characters; leading and trailing spaces are part of it)
+  --json             print exactly one JSON object on stdout (errors: one JSON object on stderr)
+  --actor NAME       who is recorded in the admin audit (default: the operating-system user)
+  -h, --help         this text
+
+Usernames and emails are stored lower-cased; a username has 1 to 100 characters among a-z 0-9 . _ @ -.
+Environment: DATABASE_URL (required); PASSWORD_HASH_MEMORY_KIB, PASSWORD_HASH_ITERATIONS and
+PASSWORD_HASH_PARALLELISM (argon2id cost, as the service).
+Exit codes: 0 success, 1 refused or failed (unknown user/session, invalid value, name taken, configuration,
+database), 2 usage error.`;
+
+const OPTIONS = {
+  ...GLOBAL_OPTIONS,
+  name: { type: 'string' },
+  'access-ttl': { type: 'string' },
+  idle: { type: 'string' },
+  absolute: { type: 'string' },
+  rotation: { type: 'string' },
+  username: { type: 'string' },
+  email: { type: 'string' },
+  'password-stdin': { type: 'boolean' },
+  user: { type: 'string' },
+} as const;
+
+type Options = typeof OPTIONS;
+type OptionName = Exclude<keyof Options, keyof typeof GLOBAL_OPTIONS>;
+type Values = OptionValues<Options>;
+
+interface CommandSpec {
+  /** The positional argument the command takes, as named in messages. */
+  argument?: 'USER' | 'ID';
+  options: readonly OptionName[];
+}
+
+const COMMANDS = {
+  apps: {
+    create: { options: ['name', 'access-ttl', 'idle', 'absolute', 'rotation'] },
+    list: { options: [] },
+  },
+  users: {
+    create: { options: ['username', 'email', 'password-stdin'] },
+    disable: { argument: 'USER', options: [] },
+    enable: { argument: 'USER', options: [] },
+    'set-password': { argument: 'USER', options: ['password-stdin'] },
+  },
+  sessions: {
+    list: { options: ['user'] },
+    revoke: { argument: 'ID', options: [] },
+  },
+} as const satisfies Record<string, Record<string, CommandSpec>>;
+
+/** A command line understood. */
+export type AdminCommand =
+  | { name: 'apps create'; input: NewApplication }
+  | { name: 'apps list' }
+  | { name: 'users create'; username: string; email: string | undefined; passwordFromStdin: boolean }
+  | { name: 'users disable' | 'users enable'; username: string }
+  | { name: 'users set-password'; username: string; passwordFromStdin: boolean }
+  | { name: 'sessions list'; username: string }
+  | { name: 'sessions revoke'; sessionId: string };
+
+export const PROGRAM: AdminProgram<Options, AdminCommand> = {
+  name: PROGRAM_NAME,
+  usage: USAGE,
+  options: OPTIONS,
+  toCommand,
+  describeDomainError,
+  schemaDescription: 'the auth tables or columns',
+};
+
+export type ParsedAdminArgs = ParsedCommandLine<AdminCommand>;
+
+/** Parses a command line (without `node` and the script); never throws. */
+export function parseAdminArgs(argv: readonly string[]): ParsedAdminArgs {
+  return parseCommandLine(PROGRAM, argv);
+}
+
+/**
+ * Runs one admin command and returns the process exit code. Output goes through `deps.out` (results) and
+ * `deps.err` (errors); with `--json`, stdout receives exactly one JSON object on success and nothing on failure.
+ */
+export function runAdminCommand(argv: readonly string[], deps: AdminCommandDeps): Promise<number> {
+  return runProgram(PROGRAM, argv, deps, (command, { json, actor }) =>
+    execute(command, json, { ...deps, actor: actor ?? deps.actor }),
+  );
+}
+
+/** Prints the help or a usage error; returns the exit code. */
+export function writeParseOutcome(parsed: Exclude<ParsedAdminArgs, { kind: 'command' }>, io: CliIo): number {
+  return writeProgramParseOutcome(PROGRAM, parsed, io);
+}
+
+/** Reports a failure (domain, configuration, database or unexpected) on stderr, without stack; returns the exit code. */
+export function reportError(error: unknown, json: boolean, err: (line: string) => void): number {
+  return reportProgramError(PROGRAM, error, json, err);
+}
+
+function describeDomainError(error: unknown): ErrorDescription | undefined {
+  return error instanceof AuthAdminError ? { code: error.code, message: error.message } : undefined;
+}
+
+async function execute(command: AdminCommand, json: boolean, deps: AdminCommandDeps): Promise<void> {
+  const print = (value: object, lines: string[]) => {
+    if (json) deps.out(JSON.stringify(value));
+    else for (const line of lines) deps.out(line);
+  };
+  switch (command.name) {
+    case 'apps create': {
+      const application = await createApplication(deps.db, command.input, deps.actor);
+      print(application, formatCreatedApplication(application));
+      return;
+    }
+    case 'apps list': {
+      const applications = await listApplications(deps.db);
+      print({ applications }, formatApplicationTable(applications));
+      return;
+    }
+    case 'users create': {
+      const { password, generated } = await obtainPassword(command.passwordFromStdin, deps);
+      const user = await createUser(
+        deps.db,
+        deps.passwordHashParams,
+        { username: command.username, email: command.email, password },
+        deps.actor,
+      );
+      const shown = generated ? password : undefined;
+      print(withPassword(user, shown), formatCreatedUser(user, shown));
+      return;
+    }
+    case 'users disable': {
+      const change = await disableUser(deps.db, command.username, deps.actor);
+      print(
+        { ...change.user, sessionsRevoked: change.sessionsRevoked },
+        formatUserStatus(change.user, change.sessionsRevoked),
+      );
+      return;
+    }
+    case 'users enable': {
+      const user = await enableUser(deps.db, command.username, deps.actor);
+      print(user, formatUserStatus(user));
+      return;
+    }
+    case 'users set-password': {
+      const { password, generated } = await obtainPassword(command.passwordFromStdin, deps);
+      const change = await setPassword(deps.db, deps.passwordHashParams, command.username, password, deps.actor);
+      const shown = generated ? password : undefined;
+      print(
+        { ...withPassword(change.user, shown), sessionsRevoked: change.sessionsRevoked },
+        formatPasswordSet(change, shown),
+      );
+      return;
+    }
+    case 'sessions list': {
+      const { user, sessions } = await listSessions(deps.db, command.username);
+      print({ user, sessions }, formatSessionTable(user, sessions));
+      return;
+    }
+    case 'sessions revoke': {
+      const { session, revoked } = await revokeSession(deps.db, command.sessionId, deps.actor);
+      print({ ...session, revokedNow: revoked }, formatSessionRevoked(session, revoked));
+      return;
+    }
+  }
+}
+
+/** The password from the first line of stdin, or a generated one (to be shown once). */
+async function obtainPassword(
+  fromStdin: boolean,
+  deps: Pick<AdminCommandDeps, 'readStdin'>,
+): Promise<{ password: string; generated: boolean }> {
+  if (!fromStdin) return { password: generatePassword(), generated: true };
+  const password = (await deps.readStdin()).split('\n', 1)[0]?.replace(/\r$/, '') ?? '';
+  if (password === '') {
+    throw new AuthAdminError(
+      'INVALID_INPUT',
+      'no password on stdin: pipe it in (printf \'%s\\n\' "$PASSWORD" | auth-admin ...), or leave out --password-stdin to generate one',
+    );
+  }
+  return { password, generated: false };
+}
+
+/** The JSON of a user, with `password` only when the CLI generated it. */
+function withPassword(user: UserView, password: string | undefined) {
+  const { userId, ...rest } = user;
+  return password === undefined ? { userId, ...rest } : { userId, password, ...rest };
+}
+
+function toCommand(positionals: readonly string[], values: Values): AdminCommand {
+  const [group, sub, ...rest] = positionals;
+  if (group === undefined || !Object.hasOwn(COMMANDS, group)) throw new UsageError(`unknown command "${group}"`);
+  const subcommands: Record<string, CommandSpec> = COMMANDS[group as keyof typeof COMMANDS];
+  if (sub === undefined) throw new UsageError(`missing subcommand: ${group} ${Object.keys(subcommands).join(' | ')}`);
+  const spec = Object.hasOwn(subcommands, sub) ? subcommands[sub] : undefined;
+  if (spec === undefined) throw new UsageError(`unknown command "${group} ${sub}"`);
+  const label = `${group} ${sub}`;
+  checkOptionsApply(values, spec.options, label);
+
+  const [argument, ...extra] = rest;
+  if (spec.argument !== undefined && (argument === undefined || argument.trim() === '')) {
+    throw new UsageError(`missing ${spec.argument === 'USER' ? 'username' : 'session id'}: ${label} ${spec.argument}`);
+  }
+  const unexpected = spec.argument === undefined ? rest : extra;
+  if (unexpected.length > 0) throw new UsageError(`unexpected argument "${unexpected[0]}" for "${label}"`);
+
+  switch (label) {
+    case 'apps create':
+      if (values.name === undefined) throw new UsageError('missing --name: apps create --name NAME');
+      return {
+        name: label,
+        input: {
+          name: values.name,
+          accessTokenTtlSeconds: optionalSeconds('access-ttl', values['access-ttl']),
+          idleTimeoutSeconds: optionalSeconds('idle', values.idle),
+          absoluteTimeoutSeconds: optionalSeconds('absolute', values.absolute),
+          rotateRefreshTokens: rotationOption(values.rotation),
+        },
+      };
+    case 'apps list':
+      return { name: label };
+    case 'users create':
+      if (values.username === undefined) throw new UsageError('missing --username: users create --username USER');
+      return {
+        name: label,
+        username: values.username,
+        email: values.email,
+        passwordFromStdin: values['password-stdin'] === true,
+      };
+    case 'users disable':
+    case 'users enable':
+      return { name: label, username: argument as string };
+    case 'users set-password':
+      return { name: label, username: argument as string, passwordFromStdin: values['password-stdin'] === true };
+    case 'sessions list':
+      if (values.user === undefined || values.user.trim() === '') {
+        throw new UsageError('missing --user: sessions list --user USER');
+      }
+      return { name: label, username: values.user };
+    case 'sessions revoke':
+      return { name: label, sessionId: (argument as string).trim() };
+    default:
+      throw new UsageError(`unknown command "${label}"`);
+  }
+}
+
+function optionalSeconds(option: string, raw: string | undefined): number | undefined {
+  return raw === undefined ? undefined : wholeSeconds(option, raw);
+}
+
+function rotationOption(raw: string | undefined): boolean | undefined {
+  if (raw === undefined) return undefined;
+  const value = raw.trim().toLowerCase();
+  if (value === 'on') return true;
+  if (value === 'off') return false;
+  throw new UsageError(`--rotation must be "on" or "off", got "${raw}"`);
+}
