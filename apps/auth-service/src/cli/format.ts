@@ -1,7 +1,8 @@
 // Human-readable output of the auth admin CLI (the `--json` output is the views themselves).
+
+import { fields, iso, table, text } from '@mxp/service-kit/cli';
 import type { ApplicationView } from '../services/applications.js';
 import type { SessionView, UserChange, UserView } from '../services/users.js';
-import { fields, iso, table, text } from './cli-kit.js';
 
 /** Told with every generated password: only its hash is stored, so nobody can show it again. */
 export function passwordWarning(username: string): string {

@@ -1,6 +1,19 @@
 // The auth admin CLI's commands, independent of the process: argv in, lines out, exit code back (tests run it
-// in-process). The generic plumbing (parsing, help, errors, exit codes) is in ./cli-kit.ts.
+// in-process). The generic plumbing (parsing, help, errors, exit codes) is in @mxp/service-kit/cli.
 import type { PrismaClient } from '@mxp/db';
+import {
+  type AdminDeps,
+  type AdminProgram,
+  bindAdminProgram,
+  checkOptionsApply,
+  describeErrorsOf,
+  GLOBAL_OPTIONS,
+  type OptionValues,
+  type ParsedCommandLine,
+  resultPrinter,
+  UsageError,
+  wholeSeconds,
+} from '@mxp/service-kit/cli';
 import { AuthAdminError, createApplication, listApplications, type NewApplication } from '../services/applications.js';
 import type { PasswordHashParams } from '../services/passwords.js';
 import {
@@ -14,21 +27,6 @@ import {
   type UserView,
 } from '../services/users.js';
 import {
-  type AdminProgram,
-  type CliIo,
-  checkOptionsApply,
-  type ErrorDescription,
-  GLOBAL_OPTIONS,
-  type OptionValues,
-  type ParsedCommandLine,
-  parseCommandLine,
-  reportError as reportProgramError,
-  runProgram,
-  UsageError,
-  wholeSeconds,
-  writeParseOutcome as writeProgramParseOutcome,
-} from './cli-kit.js';
-import {
   formatApplicationTable,
   formatCreatedApplication,
   formatCreatedUser,
@@ -38,15 +36,13 @@ import {
   formatUserStatus,
 } from './format.js';
 
-export { EXIT_FAILURE, EXIT_OK, EXIT_USAGE } from './cli-kit.js';
+export { EXIT_FAILURE, EXIT_OK, EXIT_USAGE } from '@mxp/service-kit/cli';
 
 /** What a command needs from its surroundings. */
-export interface AdminCommandDeps extends CliIo {
+export interface AdminCommandDeps extends AdminDeps {
   db: PrismaClient;
   /** argon2id cost of new password hashes (PASSWORD_HASH_MEMORY_KIB, _ITERATIONS, _PARALLELISM). */
   passwordHashParams: PasswordHashParams;
-  /** Recorded in the admin audit unless `--actor` overrides it. */
-  actor: string;
   /** stdin, for `--password-stdin` (only its first line is used). */
   readStdin: () => Promise<string>;
 }
@@ -146,46 +142,18 @@ export const PROGRAM: AdminProgram<Options, AdminCommand> = {
   usage: USAGE,
   options: OPTIONS,
   toCommand,
-  describeDomainError,
+  describeDomainError: describeErrorsOf(AuthAdminError),
   schemaDescription: 'the auth tables or columns',
 };
 
 export type ParsedAdminArgs = ParsedCommandLine<AdminCommand>;
 
-/** Parses a command line (without `node` and the script); never throws. */
-export function parseAdminArgs(argv: readonly string[]): ParsedAdminArgs {
-  return parseCommandLine(PROGRAM, argv);
-}
-
-/**
- * Runs one admin command and returns the process exit code. Output goes through `deps.out` (results) and
- * `deps.err` (errors); with `--json`, stdout receives exactly one JSON object on success and nothing on failure.
- */
-export function runAdminCommand(argv: readonly string[], deps: AdminCommandDeps): Promise<number> {
-  return runProgram(PROGRAM, argv, deps, (command, { json, actor }) =>
-    execute(command, json, { ...deps, actor: actor ?? deps.actor }),
-  );
-}
-
-/** Prints the help or a usage error; returns the exit code. */
-export function writeParseOutcome(parsed: Exclude<ParsedAdminArgs, { kind: 'command' }>, io: CliIo): number {
-  return writeProgramParseOutcome(PROGRAM, parsed, io);
-}
-
-/** Reports a failure (domain, configuration, database or unexpected) on stderr, without stack; returns the exit code. */
-export function reportError(error: unknown, json: boolean, err: (line: string) => void): number {
-  return reportProgramError(PROGRAM, error, json, err);
-}
-
-function describeDomainError(error: unknown): ErrorDescription | undefined {
-  return error instanceof AuthAdminError ? { code: error.code, message: error.message } : undefined;
-}
+/** PROGRAM's command-line functions: parseAdminArgs, runAdminCommand, writeParseOutcome and reportError. */
+export const CLI = bindAdminProgram(PROGRAM, execute);
+export const { parseAdminArgs, runAdminCommand, writeParseOutcome, reportError } = CLI;
 
 async function execute(command: AdminCommand, json: boolean, deps: AdminCommandDeps): Promise<void> {
-  const print = (value: object, lines: string[]) => {
-    if (json) deps.out(JSON.stringify(value));
-    else for (const line of lines) deps.out(line);
-  };
+  const print = resultPrinter(json, deps.out);
   switch (command.name) {
     case 'apps create': {
       const application = await createApplication(deps.db, command.input, deps.actor);

@@ -1,4 +1,5 @@
 // Human-readable output of the admin CLI (the `--json` output is the ClientView objects themselves).
+import { fields, iso, table, text } from '@mxp/service-kit/cli';
 import type { ClientView } from '../services/clients.js';
 
 /** Told with every secret the CLI prints: the service keeps only a keyed hash, so nobody can show it again. */
@@ -63,7 +64,7 @@ export function formatClientDetails(client: ClientView): string[] {
 /** Output of `clients list`: one row per client. */
 export function formatClientTable(clients: readonly ClientView[]): string[] {
   if (clients.length === 0) return ['No clients yet (create one with `clients create --name NAME`).'];
-  const rows = [
+  return table([
     ['ID', 'NAME', 'STATUS', 'SCOPES', 'AUDIENCE', 'TTL', 'LAST USED'],
     ...clients.map((client) => [
       client.clientId,
@@ -74,14 +75,7 @@ export function formatClientTable(clients: readonly ClientView[]): string[] {
       `${client.tokenTtlSeconds}s`,
       client.lastUsedAt ? iso(client.lastUsedAt) : 'never',
     ]),
-  ];
-  const widths = rows[0]?.map((_, column) => Math.max(...rows.map((row) => row[column]?.length ?? 0))) ?? [];
-  return rows.map((row) =>
-    row
-      .map((cell, column) => cell.padEnd(widths[column] ?? 0))
-      .join('  ')
-      .trimEnd(),
-  );
+  ]);
 }
 
 function settingsFields(client: ClientView): string[] {
@@ -95,29 +89,10 @@ function settingsFields(client: ClientView): string[] {
   ]);
 }
 
-function fields(entries: ReadonlyArray<readonly [string, string]>): string[] {
-  const width = Math.max(...entries.map(([label]) => label.length));
-  return entries.map(([label, value]) => `  ${label.padEnd(width)}  ${value}`);
-}
-
 function scopes(list: readonly string[]): string {
   return list.length === 0 ? '-' : list.join(',');
 }
 
 function audience(value: string | null): string {
   return value === null ? '(service default)' : text(value);
-}
-
-function iso(date: Date): string {
-  return date.toISOString();
-}
-
-/** Names and audiences are free text: control characters are shown escaped so they cannot drive the terminal. */
-function text(value: string): string {
-  let out = '';
-  for (const char of value) {
-    const code = char.codePointAt(0) ?? 0;
-    out += code < 0x20 || (code >= 0x7f && code <= 0x9f) ? `\\u${code.toString(16).padStart(4, '0')}` : char;
-  }
-  return out;
 }

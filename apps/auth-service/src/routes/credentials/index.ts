@@ -92,7 +92,7 @@ export const credentialsRoutes: FastifyPluginAsyncTypebox<CredentialsRoutesOptio
       const deviceInfo = boundedDeviceInfo(body.device_info, options.deviceInfoMaxBytes);
       const origin = originOf(request);
       const application = await app.db.application.findUnique({ where: { id: body.application_id } });
-      if (!application || application.status !== 'active') {
+      if (application?.status !== 'active') {
         await recordAttempt(
           app.db,
           {

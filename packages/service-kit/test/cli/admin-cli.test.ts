@@ -1,6 +1,6 @@
 import { Readable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
-import { CliInputError, fields, readFirstLine, table, text } from '../../src/cli/cli-kit.js';
+import { CliInputError, fields, readFirstLine, table, text } from '../../src/cli/admin-cli.js';
 
 function stream(chunks: Array<string | Buffer>, isTTY = false) {
   return Object.assign(Readable.from(chunks), { isTTY });

@@ -1,11 +1,12 @@
 // What an admin CLI needs whatever it administers: the command line (node:util parseArgs, strict), help and usage
 // errors, `--json` and `--actor`, the operating-system user, error reporting and exit codes, reading a secret from
-// stdin, and plain-text output helpers. Nothing here knows the auth-service: it is meant to live in a shared package
-// (see the proposal in the admin CLI's change notes) and serve every service's admin CLI.
+// stdin, and plain-text output helpers. Nothing here knows a particular service: each service's admin CLI defines
+// its program (name, usage, options, commands, domain errors) and leaves the rest to this module
+// (`@mxp/service-kit/cli`).
 import { userInfo } from 'node:os';
 import { parseArgs } from 'node:util';
-import { isDatabaseUnavailableError } from '@mxp/db';
-import { ConfigError } from '@mxp/service-kit';
+import { createPrismaClient, isDatabaseUnavailableError, type PrismaClient } from '@mxp/db';
+import { ConfigError } from '../config.js';
 
 /** Exit codes: success, a refused or failed operation, a command line that cannot be understood. */
 export const EXIT_OK = 0;
@@ -130,6 +131,56 @@ export async function runProgram<Options extends WithGlobals, Command>(
   }
 }
 
+/** What a command needs from its surroundings, at the least: where to write and who is recorded in the audit. */
+export interface AdminDeps extends CliIo {
+  /** Recorded in the admin audit unless `--actor` overrides it. */
+  actor: string;
+}
+
+/** A program's command-line functions, bound to it: what a service's admin CLI exports (tests run them in-process). */
+export interface AdminCli<Command, Deps extends AdminDeps> {
+  program: Pick<AdminProgram<WithGlobals, unknown>, 'name' | 'usage' | 'describeDomainError' | 'schemaDescription'>;
+  /** Parses a command line (without `node` and the script); never throws. */
+  parseAdminArgs: (argv: readonly string[]) => ParsedCommandLine<Command>;
+  /**
+   * Runs one admin command and returns the process exit code. Output goes through `deps.out` (results) and
+   * `deps.err` (errors); with `--json`, stdout receives exactly one JSON object on success and nothing on failure.
+   */
+  runAdminCommand: (argv: readonly string[], deps: Deps) => Promise<number>;
+  /** Prints the help or a usage error; returns the exit code. */
+  writeParseOutcome: (parsed: Exclude<ParsedCommandLine<Command>, { kind: 'command' }>, io: CliIo) => number;
+  /** Reports a failure (domain, configuration, database or unexpected) on stderr, without stack; returns the exit code. */
+  reportError: (error: unknown, json: boolean, err: (line: string) => void) => number;
+}
+
+/** Binds `program` and the function executing its commands (`--actor`, when given, replaces `deps.actor`). */
+export function bindAdminProgram<Options extends WithGlobals, Command, Deps extends AdminDeps>(
+  program: AdminProgram<Options, Command>,
+  execute: (command: Command, json: boolean, deps: Deps) => Promise<void>,
+): AdminCli<Command, Deps> {
+  return {
+    program,
+    parseAdminArgs: (argv) => parseCommandLine(program, argv),
+    runAdminCommand: (argv, deps) =>
+      runProgram(program, argv, deps, (command, { json, actor }) =>
+        execute(command, json, { ...deps, actor: actor ?? deps.actor }),
+      ),
+    writeParseOutcome: (parsed, io) => writeParseOutcome(program, parsed, io),
+    reportError: (error, json, err) => reportError(program, error, json, err),
+  };
+}
+
+/** Prints a command's result: with `--json` the value as one JSON object, otherwise the human-readable lines. */
+export function resultPrinter(
+  json: boolean,
+  out: (line: string) => void,
+): (value: object, lines: readonly string[]) => void {
+  return (value, lines) => {
+    if (json) out(JSON.stringify(value));
+    else for (const line of lines) out(line);
+  };
+}
+
 /** Prints the help or a usage error; returns the exit code. */
 export function writeParseOutcome(
   program: Pick<AdminProgram<WithGlobals, unknown>, 'name' | 'usage'>,
@@ -161,6 +212,13 @@ export function reportError(
     program.describeDomainError(error) ?? describeError(error, program.schemaDescription);
   err(json ? JSON.stringify({ error: { code, message, ...extra } }) : `${program.name}: ${message}`);
   return EXIT_FAILURE;
+}
+
+/** A program's `describeDomainError` when its refusals are the instances of one error class with a stable code. */
+export function describeErrorsOf(
+  errorClass: abstract new (...args: never[]) => Error & { code: string },
+): (error: unknown) => ErrorDescription | undefined {
+  return (error) => (error instanceof errorClass ? { code: error.code, message: error.message } : undefined);
 }
 
 /** Configuration, database and unexpected failures, in one line each. */
@@ -283,6 +341,48 @@ export function runEntry(
       process.exitCode = reportError(program, error, process.argv.includes('--json'), processIo.err);
     },
   );
+}
+
+/** The database settings of a service's configuration (see BaseConfigProperties). */
+export interface DatabaseSettings {
+  DATABASE_URL: string;
+  DATABASE_CONNECT_TIMEOUT_MS: number;
+}
+
+/**
+ * The entry point of an admin CLI working on the database, for `process.argv` and `process.env`: help and usage
+ * errors need no configuration or database; otherwise it loads the configuration, opens a pool of 2 connections
+ * named after the program, runs the command with the deps `deps` returns (given the database, the configuration,
+ * the process's stdout/stderr and the operating-system user as actor), closes the pool and sets the exit code.
+ */
+export function runDatabaseEntry<Config extends DatabaseSettings, Command, Deps extends AdminDeps>(
+  cli: AdminCli<Command, Deps>,
+  loadConfig: (env: NodeJS.ProcessEnv) => Config,
+  deps: (db: PrismaClient, config: Config, base: AdminDeps) => Deps,
+): void {
+  runEntry(cli.program, async () => {
+    const argv = process.argv.slice(2);
+    const env = process.env;
+    const parsed = cli.parseAdminArgs(argv);
+    if (parsed.kind !== 'command') return cli.writeParseOutcome(parsed, processIo);
+
+    let config: Config;
+    try {
+      config = loadConfig(env);
+    } catch (error) {
+      return cli.reportError(error, parsed.json, processIo.err);
+    }
+    const db = createPrismaClient(config.DATABASE_URL, {
+      poolMax: 2,
+      connectionTimeoutMillis: config.DATABASE_CONNECT_TIMEOUT_MS,
+      applicationName: cli.program.name,
+    });
+    try {
+      return await cli.runAdminCommand(argv, deps(db, config, { actor: osUser(env), ...processIo }));
+    } finally {
+      await db.$disconnect().catch(() => {});
+    }
+  });
 }
 
 const STDIN_LINE_MAX_BYTES = 64 * 1024;
