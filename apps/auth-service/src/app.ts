@@ -7,9 +7,12 @@ import {
   issuerOf,
   jwksRoutes,
   loadSigningKeys,
+  rateLimitOptions,
   rateLimitPlugin,
   requestGuards,
   requestIdHeader,
+  securityOptions,
+  securityPlugin,
   signingKeysPlugin,
 } from '@mxp/service-kit';
 import Fastify, { type FastifyServerOptions } from 'fastify';
@@ -19,6 +22,7 @@ import { auditRoutes } from './routes/audit/index.js';
 import { credentialsRoutes } from './routes/credentials/index.js';
 import { sessionRoutes } from './routes/sessions/index.js';
 import { tokenRoutes } from './routes/tokens/index.js';
+import { backoffPolicy } from './services/backoff.js';
 import { hashPassword } from './services/passwords.js';
 
 /** Builds the auth-service (plugins, then routes) without listening; tests drive it with `app.inject`. */
@@ -34,11 +38,13 @@ export async function buildApp(config: AuthServiceConfig, overrides: Partial<Fas
   await app.register(requestIdHeader);
   await app.register(errorHandler);
   await app.register(requestGuards);
-  await app.register(rateLimitPlugin, { globalPerMinute: config.RATE_LIMIT_GLOBAL_PER_MINUTE });
+  await app.register(securityPlugin, securityOptions(config));
+  await app.register(rateLimitPlugin, rateLimitOptions(config, 'auth-service'));
   await app.register(dbPlugin, {
     databaseUrl: config.DATABASE_URL,
     poolMax: config.DATABASE_POOL_MAX,
     connectTimeoutMs: config.DATABASE_CONNECT_TIMEOUT_MS,
+    queryTimeoutMs: config.DATABASE_QUERY_TIMEOUT_MS,
   });
   await app.register(signingKeysPlugin, { keySet: await loadSigningKeys(config, 'auth-service') });
   await app.register(authPlugin, { issuer });
@@ -55,6 +61,7 @@ export async function buildApp(config: AuthServiceConfig, overrides: Partial<Fas
     dummyPasswordHash: await hashPassword('no user has this password', hashParams),
     deviceInfoMaxBytes: config.DEVICE_INFO_MAX_BYTES,
     credentialsPerMinute,
+    backoff: backoffPolicy(config),
   });
   await app.register(tokenRoutes, {
     prefix,

@@ -7,9 +7,12 @@ import {
   issuerOf,
   jwksRoutes,
   loadSigningKeys,
+  rateLimitOptions,
   rateLimitPlugin,
   requestGuards,
   requestIdHeader,
+  securityOptions,
+  securityPlugin,
   signingKeysPlugin,
 } from '@mxp/service-kit';
 import Fastify, { type FastifyServerOptions } from 'fastify';
@@ -17,6 +20,7 @@ import type { OtherclientConfig } from './config.js';
 import { oauthRoutes } from './routes/oauth/index.js';
 import { tokenRoutes } from './routes/token/index.js';
 import { wellKnownRoutes } from './routes/well-known/index.js';
+import { backoffPolicy } from './services/backoff.js';
 
 /** Builds the otherclient service (plugins, then routes) without listening; tests drive it with `app.inject`. */
 export async function buildApp(config: OtherclientConfig, overrides: Partial<FastifyServerOptions> = {}) {
@@ -29,11 +33,13 @@ export async function buildApp(config: OtherclientConfig, overrides: Partial<Fas
   // The OtherClient specification answers every malformed request with 400, wrong media type and size included.
   await app.register(errorHandler, { statusOverrides: { UNSUPPORTED_MEDIA_TYPE: 400, PAYLOAD_TOO_LARGE: 400 } });
   await app.register(requestGuards);
-  await app.register(rateLimitPlugin, { globalPerMinute: config.RATE_LIMIT_GLOBAL_PER_MINUTE });
+  await app.register(securityPlugin, securityOptions(config));
+  await app.register(rateLimitPlugin, rateLimitOptions(config, 'otherclient'));
   await app.register(dbPlugin, {
     databaseUrl: config.DATABASE_URL,
     poolMax: config.DATABASE_POOL_MAX,
     connectTimeoutMs: config.DATABASE_CONNECT_TIMEOUT_MS,
+    queryTimeoutMs: config.DATABASE_QUERY_TIMEOUT_MS,
   });
   await app.register(signingKeysPlugin, { keySet: await loadSigningKeys(config, 'otherclient') });
 
@@ -42,6 +48,7 @@ export async function buildApp(config: OtherclientConfig, overrides: Partial<Fas
     settings: { issuer, defaultAudience: config.TOKEN_DEFAULT_AUDIENCE },
     pepper: config.CLIENT_SECRET_PEPPER,
     credentialsPerMinute: config.RATE_LIMIT_CREDENTIALS_PER_MINUTE,
+    backoff: backoffPolicy(config),
   };
   await app.register(healthRoutes, { prefix: '/api/auth' });
   await app.register(tokenRoutes, { ...tokenOptions, prefix: '/api/auth' });

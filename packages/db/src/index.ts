@@ -1,4 +1,5 @@
 import { PrismaPg } from '@prisma/adapter-pg';
+import pg from 'pg';
 import { type Prisma, PrismaClient } from './generated/prisma/client.js';
 
 export { isDatabaseUnavailableError } from './errors.js';
@@ -23,6 +24,8 @@ export interface CreatePrismaClientOptions {
   applicationName?: string;
   /** Prisma's own logging. */
   log?: Prisma.PrismaClientOptions['log'];
+  /** Told of connection-level errors outside a query (a terminated or dropped connection); they are not thrown. */
+  onConnectionError?: (error: Error) => void;
 }
 
 const DEFAULT_CONNECTION_TIMEOUT_MILLIS = 2_000;
@@ -32,17 +35,29 @@ export function createPrismaClient(databaseUrl: string, options: CreatePrismaCli
   const queryTimeout =
     options.queryTimeoutMillis ??
     (options.statementTimeoutMillis === undefined ? undefined : options.statementTimeoutMillis + 1_000);
-  const adapter = new PrismaPg({
+  const pool = new pg.Pool({
     connectionString: databaseUrl,
     max: options.poolMax,
     // Without it pg waits for the OS TCP timeout (minutes) when the server is unreachable.
     connectionTimeoutMillis: options.connectionTimeoutMillis ?? DEFAULT_CONNECTION_TIMEOUT_MILLIS,
     idleTimeoutMillis: options.idleTimeoutMillis ?? 10_000,
     statement_timeout: options.statementTimeoutMillis,
+    // Bounds a query on a connection that silently stopped answering (a network drop), which the connect timeout
+    // does not cover.
     query_timeout: queryTimeout,
     application_name: options.applicationName,
-    // Detects connections silently dropped by the network instead of letting a query hang on them.
+    // Detects connections silently dropped by the network instead of letting them sit in the pool for hours.
     keepAlive: true,
+    keepAliveInitialDelayMillis: 10_000,
   });
+  // A server-side termination (57P01) can arrive while a checked-out connection has no error listener yet (between
+  // pg-pool handing it out and the adapter subscribing), which would crash the process: every connection gets one
+  // from its creation. The query in flight still fails, and is answered 503.
+  const onConnectionError = (error: Error) => options.onConnectionError?.(error);
+  pool.on('connect', (client) => {
+    client.on('error', onConnectionError);
+  });
+  pool.on('error', onConnectionError);
+  const adapter = new PrismaPg(pool, { disposeExternalPool: true });
   return new PrismaClient({ adapter, log: options.log });
 }

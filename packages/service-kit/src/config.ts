@@ -19,6 +19,9 @@ export function OneOf<const Values extends readonly [string, ...string[]]>(
   return Type.Enum(values, options);
 }
 
+/** One web origin: scheme, host and optional port, nothing else (no path, query, credentials or wildcard). */
+const ORIGIN = 'https?://[A-Za-z0-9.-]+(:[0-9]{1,5})?';
+
 /** Variables both services read. Each app adds its own (PORT first of all) and loads the union once at startup. */
 export const BaseConfigProperties = {
   NODE_ENV: OneOf(['development', 'production', 'test'], { default: 'development' }),
@@ -27,11 +30,25 @@ export const BaseConfigProperties = {
   DATABASE_URL: Type.String({ pattern: '^postgres(ql)?://', description: 'PostgreSQL connection string' }),
   DATABASE_POOL_MAX: Type.Integer({ minimum: 1, maximum: 200, default: 10 }),
   DATABASE_CONNECT_TIMEOUT_MS: Type.Integer({ minimum: 100, maximum: 60_000, default: 2000 }),
+  DATABASE_QUERY_TIMEOUT_MS: Type.Integer({ minimum: 100, maximum: 600_000, default: 10_000 }),
   TRUST_PROXY: Type.String({
     default: 'false',
     description: '`false`, `true`, a hop count, or comma-separated addresses/CIDRs of the proxies in front',
   }),
   BODY_LIMIT_BYTES: Type.Integer({ minimum: 1024, maximum: 10 * 1024 * 1024, default: 65_536 }),
+  REDIS_URL: Type.Optional(
+    Type.String({
+      pattern: '^rediss?://',
+      description: 'Redis for the rate-limit counters shared by the replicas; in memory per process when unset',
+    }),
+  ),
+  CORS_ORIGINS: Type.Optional(
+    Type.String({
+      pattern: `^\\s*${ORIGIN}\\s*(,\\s*${ORIGIN}\\s*)*$`,
+      description:
+        'Comma-separated exact origins (scheme://host[:port]) allowed to call from a browser; CORS off when unset',
+    }),
+  ),
   DATA_DIR: Type.String({ default: '.data', description: 'Development only: generated keys and secrets' }),
 };
 

@@ -12,6 +12,8 @@ export interface DbPluginOptions {
   databaseUrl: string;
   poolMax: number;
   connectTimeoutMs: number;
+  /** Longest wait for a query's answer on an open connection (a dropped network never answers). */
+  queryTimeoutMs: number;
 }
 
 /** Opens the database pool for the app's lifetime and closes it on `app.close()`. */
@@ -20,6 +22,8 @@ export const dbPlugin = fp<DbPluginOptions>(
     const db = createPrismaClient(options.databaseUrl, {
       poolMax: options.poolMax,
       connectionTimeoutMillis: options.connectTimeoutMs,
+      queryTimeoutMillis: options.queryTimeoutMs,
+      onConnectionError: (error) => app.log.warn({ err: error }, 'database connection lost'),
     });
     app.decorate('db', db);
     app.addHook('onClose', async () => {

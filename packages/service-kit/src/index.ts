@@ -7,10 +7,16 @@ export { baseFastifyOptions } from './fastify-options.js';
 export { healthRoutes } from './health-routes.js';
 export { errorEnvelope, HttpError } from './http-error.js';
 export { jwksRoutes } from './jwks-routes.js';
-export { loggerOptions, REDACTED_PATHS, requestIdFrom, trustProxyOption } from './logger.js';
-export { RateLimitConfigProperties, rateLimitPlugin } from './rate-limit.js';
+export { loggerOptions, REDACTED_PATHS, requestIdFrom, trustProxyOption, urlForLog } from './logger.js';
+export {
+  RateLimitConfigProperties,
+  type RateLimitPluginOptions,
+  rateLimitOptions,
+  rateLimitPlugin,
+} from './rate-limit.js';
 export { requestGuards } from './request-guards.js';
 export { requestIdHeader } from './request-id.js';
+export { type SecurityPluginOptions, securityOptions, securityPlugin } from './security.js';
 export { startService } from './server.js';
 export { issuerOf, loadSigningKeys, SigningKeyConfigProperties, signingKeysPlugin } from './signing-keys.js';
 export { describeMissingBody, describeValidationErrors, validatorCompiler } from './validation.js';

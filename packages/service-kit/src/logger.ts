@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
-import type { FastifyServerOptions } from 'fastify';
+import type { FastifyRequest, FastifyServerOptions } from 'fastify';
 
 /** Paths pino blanks in every log line: credentials, secrets and tokens never reach the logs. */
 export const REDACTED_PATHS = [
@@ -16,6 +16,11 @@ export const REDACTED_PATHS = [
   '*.token',
   '*.secret',
 ];
+
+/** A URL as logged: query values are blanked, since a careless client may put a token or a secret there. */
+export function urlForLog(url: string): string {
+  return url.replace(/([?&][^=&#]*=)[^&#]*/g, '$1[redacted]');
+}
 
 const REQUEST_ID_PATTERN = /^[A-Za-z0-9._:-]{1,128}$/;
 
@@ -35,6 +40,15 @@ export function loggerOptions(config: {
     level: config.LOG_LEVEL,
     base: { service: config.serviceName },
     redact: { paths: REDACTED_PATHS, censor: '[redacted]' },
+    serializers: {
+      req: (request: FastifyRequest) => ({
+        method: request.method,
+        url: urlForLog(request.url),
+        host: request.host,
+        remoteAddress: request.ip,
+        remotePort: request.socket?.remotePort,
+      }),
+    },
     ...(config.NODE_ENV === 'development' && process.stdout.isTTY
       ? { transport: { target: 'pino-pretty', options: { translateTime: 'SYS:HH:MM:ss.l', ignore: 'pid,hostname' } } }
       : {}),

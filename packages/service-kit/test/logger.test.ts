@@ -1,7 +1,7 @@
 import { Writable } from 'node:stream';
 import Fastify from 'fastify';
 import { describe, expect, it } from 'vitest';
-import { loggerOptions, trustProxyOption } from '../src/logger.js';
+import { loggerOptions, trustProxyOption, urlForLog } from '../src/logger.js';
 import { requestIdHeader } from '../src/request-id.js';
 
 describe('loggerOptions', () => {
@@ -34,6 +34,15 @@ describe('loggerOptions', () => {
     expect(output).toContain('"username":"ana"');
     expect(output).toContain('"service":"test"');
     expect(output).toContain('[redacted]');
+  });
+});
+
+describe('urlForLog', () => {
+  it('blanks every query value and keeps the path and parameter names', () => {
+    expect(urlForLog('/api/auth/token/info?access_token=abc.def&x=1#frag')).toBe(
+      '/api/auth/token/info?access_token=[redacted]&x=[redacted]#frag',
+    );
+    expect(urlForLog('/auth/logs')).toBe('/auth/logs');
   });
 });
 

@@ -24,8 +24,37 @@ describe('requestGuards', () => {
     for (const request of refused) {
       const response = await app.inject({ method: 'POST', ...request });
       expect(response.statusCode, request.url).toBe(400);
-      expect(response.json().errors).toEqual(['La solicitud contiene caracteres no permitidos (U+0000)']);
+      expect(response.json().errors).toEqual([
+        'La solicitud contiene caracteres no permitidos (U+0000 o sustitutos UTF-16 sueltos)',
+      ]);
     }
+  });
+
+  it('refuses lone surrogates and nesting deeper than 32 levels, without recursing', async () => {
+    const loneSurrogate = await app.inject({
+      method: 'POST',
+      url: '/echo/1',
+      payload: '{"browser":"x\\ud800"}',
+      headers: { 'content-type': 'application/json' },
+    });
+    expect(loneSurrogate.statusCode).toBe(400);
+    const deep = `${'['.repeat(5000)}${']'.repeat(5000)}`;
+    const nested = await app.inject({
+      method: 'POST',
+      url: '/echo/1',
+      payload: `{"a":${deep}}`,
+      headers: { 'content-type': 'application/json' },
+    });
+    expect(nested.statusCode).toBe(400);
+    expect(nested.json().errors).toEqual(['El cuerpo de la solicitud está anidado a más de 32 niveles']);
+    const deepNul = `${'{"a":'.repeat(40)}"x\\u0000"${'}'.repeat(40)}`;
+    const nul = await app.inject({
+      method: 'POST',
+      url: '/echo/1',
+      payload: deepNul,
+      headers: { 'content-type': 'application/json' },
+    });
+    expect(nul.statusCode).toBe(400);
   });
 
   it('lets ordinary Unicode through', async () => {

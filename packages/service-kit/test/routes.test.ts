@@ -24,7 +24,7 @@ async function buildService(databaseUrl: string, keySet: KeySet, connectTimeoutM
   const app = Fastify(baseFastifyOptions(quiet, 'test'));
   await app.register(requestIdHeader);
   await app.register(errorHandler);
-  await app.register(dbPlugin, { databaseUrl, poolMax: 2, connectTimeoutMs });
+  await app.register(dbPlugin, { databaseUrl, poolMax: 2, connectTimeoutMs, queryTimeoutMs: 5_000 });
   await app.register(signingKeysPlugin, { keySet });
   await app.register(healthRoutes, { prefix: '/svc' });
   await app.register(jwksRoutes, { prefix: '/svc' });

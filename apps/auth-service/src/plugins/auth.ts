@@ -45,7 +45,8 @@ export const authPlugin = fp<{ issuer: string }>(
         return { refused: error.code === 'ERR_JWT_EXPIRED' ? 'expired' : 'invalid' };
       }
       const session = await findActiveSession(app.db, claims.sessionId, claims.userId, new Date());
-      if (!session) return { refused: 'session_inactive' };
+      // The token's audience must be its session's application, not merely one the signature covers.
+      if (!session || session.applicationId !== claims.applicationId) return { refused: 'session_inactive' };
       return { ...claims, session };
     }
 

@@ -124,11 +124,18 @@ function encodeCursor(createdAt: Date, id: string): string {
   return Buffer.from(JSON.stringify([createdAt.toISOString(), id])).toString('base64url');
 }
 
+const CURSOR_ID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+// A position is one of our own rows: its time is in this era and its id a UUID, or the cursor is not ours.
+const CURSOR_EARLIEST = Date.UTC(2000, 0, 1);
+const CURSOR_LATEST = Date.UTC(9999, 11, 31);
+
 function decodeCursor(cursor: string): { createdAt: Date; id: string } | undefined {
   try {
     const [at, id] = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8')) as unknown[];
     const createdAt = typeof at === 'string' ? new Date(at) : undefined;
-    if (!createdAt || Number.isNaN(createdAt.getTime()) || typeof id !== 'string' || id.length > 100) return undefined;
+    const time = createdAt?.getTime() ?? Number.NaN;
+    if (!createdAt || !(time >= CURSOR_EARLIEST && time <= CURSOR_LATEST)) return undefined;
+    if (typeof id !== 'string' || !CURSOR_ID.test(id)) return undefined;
     return { createdAt, id };
   } catch {
     return undefined;

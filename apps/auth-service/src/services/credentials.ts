@@ -9,7 +9,8 @@ export type CredentialsCheck =
 /**
  * Checks a username-or-email and password. An unknown user costs one argon2 verification against `dummyHash` (made
  * at startup with the current parameters), so unknown users and wrong passwords take the same time. A correct
- * password with older hash parameters is re-hashed with the current ones.
+ * password with older hash parameters is re-hashed with the current ones, unless `upgradeHash` is false (a check
+ * whose outcome is ignored, such as one made while the account is locked, must have no effect, visible or timed).
  */
 export async function checkCredentials(
   db: PrismaClient,
@@ -17,6 +18,7 @@ export async function checkCredentials(
   password: string,
   params: PasswordHashParams,
   dummyHash: string,
+  { upgradeHash = true }: { upgradeHash?: boolean } = {},
 ): Promise<CredentialsCheck> {
   const normalized = normalizeIdentifier(identifier);
   const user = await db.user.findFirst({ where: { OR: [{ username: normalized }, { email: normalized }] } });
@@ -24,7 +26,7 @@ export async function checkCredentials(
   if (!user) return { ok: false, reason: 'unknown_user', user: null };
   if (!matches) return { ok: false, reason: 'bad_password', user };
   if (user.status !== 'active') return { ok: false, reason: 'user_disabled', user };
-  if (passwordHashNeedsUpgrade(user.passwordHash, params)) {
+  if (upgradeHash && passwordHashNeedsUpgrade(user.passwordHash, params)) {
     const passwordHash = await hashPassword(password, params);
     // Only if the hash is still the one just verified: a concurrent password change wins.
     await db.user.updateMany({ where: { id: user.id, passwordHash: user.passwordHash }, data: { passwordHash } });

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import {
   createApplication,
   createUser,
@@ -123,8 +123,11 @@ describe('POST /auth/login', () => {
     for (const response of [wrong, unknown]) expectEnvelope(response, 401, INVALID_CREDENTIALS);
     expect(wrong.body).toBe(unknown.body);
     expect(await testApp.db.session.count()).toBe(before);
-    const failed = await testApp.db.authLog.findMany({ where: { userAgent: 'wrong-ua' } });
-    expect(failed).toMatchObject([{ userId: user.id, action: 'login', success: false, sessionId: null }]);
+    // Written off the response path (timing must not reveal that the user exists): it lands shortly after.
+    await vi.waitFor(async () => {
+      const failed = await testApp.db.authLog.findMany({ where: { userAgent: 'wrong-ua' } });
+      expect(failed).toMatchObject([{ userId: user.id, action: 'login', success: false, sessionId: null }]);
+    });
     const attempt = await testApp.db.authAttempt.findFirstOrThrow({ where: { userAgent: 'wrong-ua' } });
     expect(attempt).toMatchObject({ success: false, applicationId, userId: user.id });
   });

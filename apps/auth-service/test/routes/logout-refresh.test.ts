@@ -213,8 +213,7 @@ describe('POST /auth/logout and POST /auth/token/refresh', () => {
       }
     });
 
-    // BUG: RefreshRequest (packages/contracts/src/auth-service.ts) caps refresh_token at 512 characters, and the
-    // service's access tokens are ~590, so an access token presented as a refresh token is a 400 validation error.
+    // Regression: refresh_token was once capped at 512 characters, below an access token's ~590, which made this a 400.
     it('answers 401 to an access token presented as a refresh token', async () => {
       const session = await login(testApp, user, applicationId);
       expect(session.access_token.length).toBeGreaterThan(512);
@@ -239,10 +238,9 @@ describe('POST /auth/logout and POST /auth/token/refresh', () => {
       expectEnvelope(await refresh(testApp, ofApplication.refresh_token), 401, REFRESH_REFUSED);
     });
 
-    // BUG (src/services/sessions.ts refreshSession vs revokeSessions): refresh locks the refresh_tokens row (claim)
-    // and then the sessions row; logout locks the sessions row and then the refresh_tokens rows. Raced, PostgreSQL
-    // detects a deadlock and aborts one of them: a 500, and when it is the logout, the session stays active and the
-    // refresh token just issued keeps working. Here the interleaving is forced with a row lock held from outside.
+    // Regression: refresh once locked the refresh_tokens row before the sessions row while logout locked them the
+    // other way round, a deadlock (a 500, and a session left active). Both now lock the session first; the
+    // interleaving that deadlocked is forced here with a row lock held from outside.
     it('logout racing a refresh: neither fails, and the session ends revoked', { timeout: 20_000 }, async () => {
       const session = await login(testApp, user, applicationId);
       const [token] = (await sessionRow(session.session_id)).refreshTokens;

@@ -27,8 +27,9 @@ let testApp: TestApp;
 let client: TestClient;
 
 beforeAll(async () => {
-  // A tiny credentials limit; every test but the rate-limit one uses addresses of its own (`freshIp`).
-  testApp = await startApp({ RATE_LIMIT_CREDENTIALS_PER_MINUTE: '3' });
+  // A tiny credentials limit; every test but the rate-limit one uses addresses of its own (`freshIp`). The tests
+  // share one client and fail it more often than the brute-force backoff allows (tested in backoff.test.ts).
+  testApp = await startApp({ RATE_LIMIT_CREDENTIALS_PER_MINUTE: '3', BACKOFF_MAX_FAILURES: '1000' });
   client = await newClient(testApp, { name: 'Orders integrator', scopes: ['orders:read', 'orders:write'] });
 });
 afterAll(async () => {
@@ -337,7 +338,7 @@ describe('POST /api/auth/token: invalid credentials (401)', () => {
       code: 400,
       status: 'error',
       message: 'Error en la validación de datos',
-      errors: ['La solicitud contiene caracteres no permitidos (U+0000)'],
+      errors: ['La solicitud contiene caracteres no permitidos (U+0000 o sustitutos UTF-16 sueltos)'],
     });
   });
 });

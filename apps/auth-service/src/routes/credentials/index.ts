@@ -7,10 +7,12 @@ import {
   VerifyRequest,
   VerifyResponse,
 } from '@mxp/contracts';
+import type { Prisma, User } from '@mxp/db';
 import { HttpError } from '@mxp/service-kit';
+import type { FastifyRequest } from 'fastify';
 import { callerOf } from '../../plugins/auth.js';
-import { recordAttempt, recordLog } from '../../services/audit.js';
-import { checkCredentials } from '../../services/credentials.js';
+import { type RequestOrigin, recordAttempt, recordLog } from '../../services/audit.js';
+import { type BackoffPolicy, checkCredentialsWithBackoff, type PendingLock } from '../../services/backoff.js';
 import type { PasswordHashParams } from '../../services/passwords.js';
 import { openSession, revokeSessions, SessionRefused } from '../../services/sessions.js';
 import { issueSessionAccessToken } from '../../services/tokens.js';
@@ -24,6 +26,8 @@ export interface CredentialsRoutesOptions {
   dummyPasswordHash: string;
   deviceInfoMaxBytes: number;
   credentialsPerMinute: number;
+  /** Brute-force backoff per account (`BACKOFF_*`). */
+  backoff: BackoffPolicy;
 }
 
 const errors = { 400: ErrorEnvelope, 401: ErrorEnvelope, 429: ErrorEnvelope, 503: ErrorEnvelope };
@@ -39,6 +43,43 @@ function identifierOf(body: { username?: string | undefined; email?: string | un
 /** `POST /verify`, `POST /login` (no token) and `POST /logout` (Bearer). */
 export const credentialsRoutes: FastifyPluginAsyncTypebox<CredentialsRoutesOptions> = async (app, options) => {
   const limited = { rateLimit: { max: options.credentialsPerMinute, timeWindow: 60_000 } };
+  const credentialSettings = {
+    policy: options.backoff,
+    passwordHashParams: options.passwordHashParams,
+    dummyPasswordHash: options.dummyPasswordHash,
+  };
+
+  /** A failure that started a lock: the service log, and the account's history when the identifier names one. */
+  async function recordLockStarted(
+    request: FastifyRequest,
+    user: User | null,
+    lock: PendingLock,
+    origin: RequestOrigin,
+    context: { applicationId?: string; deviceInfo?: Prisma.InputJsonValue | undefined } = {},
+  ): Promise<void> {
+    request.log.warn(
+      { userId: user?.id, lockSeconds: lock.seconds, lockCount: lock.count, lockedUntil: lock.until },
+      'sign-in locked after repeated failures',
+    );
+    if (!user) return;
+    await recordLog(
+      app.db,
+      {
+        userId: user.id,
+        action: 'account_locked',
+        success: false,
+        applicationId: context.applicationId,
+        deviceInfo: context.deviceInfo,
+        details: {
+          failures: options.backoff.maxFailures,
+          lock_count: lock.count,
+          lock_seconds: lock.seconds,
+          locked_until: lock.until.toISOString(),
+        },
+      },
+      origin,
+    );
+  }
 
   app.post(
     '/verify',
@@ -52,13 +93,8 @@ export const credentialsRoutes: FastifyPluginAsyncTypebox<CredentialsRoutesOptio
     },
     async (request) => {
       const identifier = identifierOf(request.body);
-      const check = await checkCredentials(
-        app.db,
-        identifier,
-        request.body.password,
-        options.passwordHashParams,
-        options.dummyPasswordHash,
-      );
+      const origin = originOf(request);
+      const check = await checkCredentialsWithBackoff(app.db, identifier, request.body.password, credentialSettings);
       await recordAttempt(
         app.db,
         {
@@ -69,9 +105,13 @@ export const credentialsRoutes: FastifyPluginAsyncTypebox<CredentialsRoutesOptio
           success: check.ok,
           reason: check.ok ? 'verify' : check.reason,
         },
-        originOf(request),
+        origin,
       );
-      if (!check.ok) throw new HttpError('INVALID_CREDENTIALS');
+      if (!check.ok) {
+        if (check.lockStarted) await recordLockStarted(request, check.user, check.lockStarted, origin);
+        // Locked or not, the same answer: a lock must not tell a guesser anything (not even that it exists).
+        throw new HttpError('INVALID_CREDENTIALS');
+      }
       return { user_id: check.user.id, status: 'success' as const, validated_by: 'credentials' as const };
     },
   );
@@ -109,13 +149,7 @@ export const credentialsRoutes: FastifyPluginAsyncTypebox<CredentialsRoutesOptio
         throw new HttpError(application ? 'APPLICATION_DISABLED' : 'UNKNOWN_APPLICATION');
       }
 
-      const check = await checkCredentials(
-        app.db,
-        identifier,
-        body.password,
-        options.passwordHashParams,
-        options.dummyPasswordHash,
-      );
+      const check = await checkCredentialsWithBackoff(app.db, identifier, body.password, credentialSettings);
       const attempt = {
         userId: check.user?.id,
         identifier,
@@ -129,8 +163,9 @@ export const credentialsRoutes: FastifyPluginAsyncTypebox<CredentialsRoutesOptio
       if (!check.ok) {
         await recordAttempt(app.db, attempt, origin);
         if (check.user) {
-          const details = { reason: check.reason };
-          await recordLog(
+          // The user's own history gets the failure too, written off the response path: awaiting one more insert
+          // only for existing users would tell a guesser, by timing, which usernames exist.
+          void recordLog(
             app.db,
             {
               userId: check.user.id,
@@ -138,10 +173,16 @@ export const credentialsRoutes: FastifyPluginAsyncTypebox<CredentialsRoutesOptio
               success: false,
               applicationId: application.id,
               deviceInfo,
-              details,
+              details: { reason: check.reason },
             },
             origin,
-          );
+          ).catch((error: unknown) => request.log.error({ err: error }, 'failed-login log entry not written'));
+        }
+        if (check.lockStarted) {
+          await recordLockStarted(request, check.user, check.lockStarted, origin, {
+            applicationId: application.id,
+            deviceInfo,
+          });
         }
         throw new HttpError('INVALID_CREDENTIALS');
       }

@@ -71,11 +71,11 @@ export const tokenRoutes: FastifyPluginAsyncTypebox<TokenRoutesOptions> = async 
   app.post(
     '/token/validate',
     {
-      // Gateways call this for every request they route: they are not throttled like credential checks.
-      config: { rateLimit: false },
+      // Gateways call this for every request they route: limited per token, never per caller address.
+      config: { rateLimit: app.rateLimits.perBearerToken },
       schema: {
         summary: 'Whether the Bearer access token is valid and its session active (used by gateways)',
-        response: { 200: ValidateResponse, 401: ValidateErrorResponse, 503: ErrorEnvelope },
+        response: { 200: ValidateResponse, 401: ValidateErrorResponse, 429: ErrorEnvelope, 503: ErrorEnvelope },
       },
     },
     async (request) => {

@@ -16,7 +16,7 @@ import {
   issueAccessToken,
   revokeAccessToken,
 } from '../../services/access-tokens.js';
-import { authenticateClient } from '../../services/client-authentication.js';
+import { authenticateClientWithBackoff, type BackoffPolicy } from '../../services/backoff.js';
 import { recordClientUse } from '../../services/clients.js';
 import { grantedScopes } from '../../services/scopes.js';
 import { recordTokenRequest } from '../../services/token-audit.js';
@@ -27,6 +27,8 @@ export interface OAuthRoutesOptions {
   settings: AccessTokenSettings;
   pepper: string;
   credentialsPerMinute: number;
+  /** Brute-force backoff per client id (`BACKOFF_*`), shared with `POST /api/auth/token`. */
+  backoff: BackoffPolicy;
 }
 
 /** Allowed scope of clients that may introspect tokens issued to other clients (resource servers). */
@@ -38,7 +40,7 @@ const FORM = 'application/x-www-form-urlencoded';
 /** OAuth 2.0 for standard clients: client credentials grant, introspection and revocation. */
 export const oauthRoutes: FastifyPluginAsyncTypebox<OAuthRoutesOptions> = async (
   app,
-  { settings, pepper, ...limits },
+  { settings, pepper, backoff, ...limits },
 ) => {
   await app.register(formBody);
 
@@ -81,8 +83,29 @@ export const oauthRoutes: FastifyPluginAsyncTypebox<OAuthRoutesOptions> = async 
       }
       throw error;
     }
-    const authentication = await authenticateClient(app.db, pepper, presented.clientId, presented.clientSecret);
-    if (!authentication.ok) throw await refuse(presented.clientId, authentication.reason);
+    const authentication = await authenticateClientWithBackoff(
+      app.db,
+      pepper,
+      backoff,
+      presented.clientId,
+      presented.clientSecret,
+    );
+    if (!authentication.ok) {
+      const refusal = await refuse(presented.clientId, authentication.reason);
+      if (authentication.lockStarted) {
+        const { seconds, count, until } = authentication.lockStarted;
+        request.log.warn({ lockSeconds: seconds, lockCount: count, lockedUntil: until }, 'client locked');
+        await recordTokenRequest(app.db, {
+          clientId: presented.clientId,
+          ip: request.ip,
+          result: 'failed',
+          reason: 'client_locked',
+          grantType: endpoint,
+        });
+      }
+      // Locked or not, the same invalid_client: a lock must not tell a guesser anything (not even that it exists).
+      throw refusal;
+    }
     return authentication;
   }
 

@@ -7,7 +7,7 @@ import {
   inspectAccessToken,
   issueAccessToken,
 } from '../../services/access-tokens.js';
-import { authenticateClient } from '../../services/client-authentication.js';
+import { authenticateClientWithBackoff, type BackoffPolicy } from '../../services/backoff.js';
 import { recordClientUse } from '../../services/clients.js';
 import { recordTokenRequest } from '../../services/token-audit.js';
 
@@ -15,6 +15,8 @@ export interface TokenRoutesOptions {
   settings: AccessTokenSettings;
   pepper: string;
   credentialsPerMinute: number;
+  /** Brute-force backoff per client id (`BACKOFF_*`). */
+  backoff: BackoffPolicy;
 }
 
 const NO_STORE = { 'cache-control': 'no-store', pragma: 'no-cache' };
@@ -22,7 +24,7 @@ const NO_STORE = { 'cache-control': 'no-store', pragma: 'no-cache' };
 /** The OtherClient specification's API: `POST /token` and, for integrators checking a token, `GET /token/info`. */
 export const tokenRoutes: FastifyPluginAsyncTypebox<TokenRoutesOptions> = async (
   app,
-  { settings, pepper, ...limits },
+  { settings, pepper, backoff, ...limits },
 ) => {
   app.post(
     '/token',
@@ -42,15 +44,16 @@ export const tokenRoutes: FastifyPluginAsyncTypebox<TokenRoutesOptions> = async 
     },
     async (request, reply) => {
       const { clientId, clientSecret } = request.body;
-      const authentication = await authenticateClient(app.db, pepper, clientId, clientSecret);
+      const authentication = await authenticateClientWithBackoff(app.db, pepper, backoff, clientId, clientSecret);
       if (!authentication.ok) {
-        await recordTokenRequest(app.db, {
-          clientId,
-          ip: request.ip,
-          result: 'failed',
-          reason: authentication.reason,
-          grantType: 'api_token',
-        });
+        const failure = { clientId, ip: request.ip, result: 'failed', grantType: 'api_token' } as const;
+        await recordTokenRequest(app.db, { ...failure, reason: authentication.reason });
+        if (authentication.lockStarted) {
+          const { seconds, count, until } = authentication.lockStarted;
+          request.log.warn({ lockSeconds: seconds, lockCount: count, lockedUntil: until }, 'client locked');
+          await recordTokenRequest(app.db, { ...failure, reason: 'client_locked' });
+        }
+        // Locked or not, the same answer: a lock must not tell a guesser anything (not even that it exists).
         throw new HttpError('INVALID_CREDENTIALS');
       }
       const { client } = authentication;

@@ -1,0 +1,93 @@
+import type { PrismaClient, User } from '@mxp/db';
+import { type BackoffGate, type BackoffPolicy, clearBackoff, type PendingLock, reserveAttempt } from '@mxp/db/backoff';
+import type { AuthServiceConfig } from '../config.js';
+import { type CredentialsCheck, checkCredentials } from './credentials.js';
+import { normalizeIdentifier } from './identifiers.js';
+import type { PasswordHashParams } from './passwords.js';
+
+export type { BackoffGate, BackoffPolicy, PendingLock } from '@mxp/db/backoff';
+
+/** The brute-force backoff of `/auth/verify` and `/auth/login` (`BACKOFF_*`). */
+export function backoffPolicy(config: AuthServiceConfig): BackoffPolicy {
+  return {
+    maxFailures: config.BACKOFF_MAX_FAILURES,
+    baseSeconds: config.BACKOFF_BASE_SECONDS,
+    maxSeconds: config.BACKOFF_MAX_SECONDS,
+    resetSeconds: config.BACKOFF_RESET_SECONDS,
+  };
+}
+
+/**
+ * The backoff key of a presented username or email: the account's (`user:<id>`) when one matches, so its username
+ * and its email share one counter; otherwise the identifier itself (`name:<lower-cased>`), so an unknown identifier
+ * is throttled exactly like an account and the answers reveal nothing about which identifiers exist.
+ */
+export async function accountBackoffKey(db: PrismaClient, identifier: string): Promise<string> {
+  const normalized = normalizeIdentifier(identifier);
+  const user = await db.user.findFirst({
+    where: { OR: [{ username: normalized }, { email: normalized }] },
+    select: { id: true },
+  });
+  return user ? `user:${user.id}` : `name:${normalized}`;
+}
+
+/** Counts a sign-in attempt of `key` before its password is checked, unless the key is locked. */
+export function reserveSignIn(
+  db: PrismaClient,
+  key: string,
+  policy: BackoffPolicy,
+  now: Date = new Date(),
+): Promise<BackoffGate> {
+  return reserveAttempt(db, 'auth.credential_backoff', key, policy, now);
+}
+
+/** Forgets the failures and locks of `key` after a successful sign-in. */
+export function clearSignInFailures(db: PrismaClient, key: string): Promise<void> {
+  return clearBackoff(db, 'auth.credential_backoff', key);
+}
+
+export type GuardedCredentialsCheck =
+  | { ok: true; user: User }
+  | {
+      ok: false;
+      /** `locked`: refused without regard to the password, because the account (or identifier) is locked. */
+      reason: Extract<CredentialsCheck, { ok: false }>['reason'] | 'locked';
+      user: User | null;
+      /** Set when this failure started a lock (an audit event). */
+      lockStarted?: PendingLock | undefined;
+    };
+
+export interface CredentialsBackoff {
+  policy: BackoffPolicy;
+  passwordHashParams: PasswordHashParams;
+  dummyPasswordHash: string;
+}
+
+/**
+ * {@link checkCredentials} behind the brute-force backoff. The attempt is counted before the password is checked, so
+ * concurrent guesses cannot overrun the limit. While the account is locked the answer is a failure whatever the
+ * password, yet the same lookups and argon2 verification are still made (their outcome ignored, no hash upgrade),
+ * so a lock is visible neither in the answer nor in its timing. A success forgets the account's failures.
+ */
+export async function checkCredentialsWithBackoff(
+  db: PrismaClient,
+  identifier: string,
+  password: string,
+  settings: CredentialsBackoff,
+  now: Date = new Date(),
+): Promise<GuardedCredentialsCheck> {
+  const key = await accountBackoffKey(db, identifier);
+  const gate = await reserveSignIn(db, key, settings.policy, now);
+  const check = await checkCredentials(
+    db,
+    identifier,
+    password,
+    settings.passwordHashParams,
+    settings.dummyPasswordHash,
+    { upgradeHash: gate.allowed },
+  );
+  if (!gate.allowed) return { ok: false, reason: 'locked', user: check.user };
+  if (!check.ok) return { ...check, lockStarted: gate.lock };
+  await clearSignInFailures(db, key);
+  return check;
+}
