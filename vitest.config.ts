@@ -6,6 +6,6 @@ export default defineConfig({
   resolve: { conditions: ['@mxp/source'] },
   ssr: { resolve: { conditions: ['@mxp/source'] } },
   test: {
-    projects: ['packages/*', 'apps/*'],
+    projects: ['packages/*/vitest.config.ts', 'apps/*/vitest.config.ts'],
   },
 });

@@ -1,4 +1,5 @@
 import {
+  BackoffConfigProperties,
   BaseConfigProperties,
   loadConfig,
   RateLimitConfigProperties,
@@ -23,31 +24,7 @@ export const AuthServiceConfigSchema = Type.Object({
     description: 'A rotated-out refresh token presented again within this time is refused without ending the session',
   }),
   DEVICE_INFO_MAX_BYTES: Type.Integer({ minimum: 256, maximum: 65_536, default: 4096 }),
-  BACKOFF_MAX_FAILURES: Type.Integer({
-    minimum: 1,
-    maximum: 1000,
-    default: 5,
-    description:
-      'Consecutive failed authentications of one account (username or email) that start a lock (then again after each lock)',
-  }),
-  BACKOFF_BASE_SECONDS: Type.Integer({
-    minimum: 1,
-    maximum: 86_400,
-    default: 30,
-    description: 'Length of the first lock; each further lock lasts twice as long',
-  }),
-  BACKOFF_MAX_SECONDS: Type.Integer({
-    minimum: 1,
-    maximum: 86_400,
-    default: 900,
-    description: 'Longest lock: every lock ends by itself',
-  }),
-  BACKOFF_RESET_SECONDS: Type.Integer({
-    minimum: 1,
-    maximum: 604_800,
-    default: 900,
-    description: 'Failures and past locks are forgotten after this long without a failure or a lock',
-  }),
+  ...BackoffConfigProperties,
 });
 export type AuthServiceConfig = Static<typeof AuthServiceConfigSchema>;
 

@@ -1,4 +1,5 @@
 import {
+  BackoffConfigProperties,
   BaseConfigProperties,
   ConfigError,
   loadConfig,
@@ -25,30 +26,7 @@ export const OtherclientConfigSchema = Type.Object({
     description: 'How long a rotated-out client secret keeps working',
   }),
   PORT: Type.Integer({ minimum: 0, maximum: 65_535, default: 3001 }),
-  BACKOFF_MAX_FAILURES: Type.Integer({
-    minimum: 1,
-    maximum: 1000,
-    default: 5,
-    description: 'Consecutive failed authentications of one client id that start a lock (then again after each lock)',
-  }),
-  BACKOFF_BASE_SECONDS: Type.Integer({
-    minimum: 1,
-    maximum: 86_400,
-    default: 30,
-    description: 'Length of the first lock; each further lock lasts twice as long',
-  }),
-  BACKOFF_MAX_SECONDS: Type.Integer({
-    minimum: 1,
-    maximum: 86_400,
-    default: 900,
-    description: 'Longest lock: every lock ends by itself',
-  }),
-  BACKOFF_RESET_SECONDS: Type.Integer({
-    minimum: 1,
-    maximum: 604_800,
-    default: 900,
-    description: 'Failures and past locks are forgotten after this long without a failure or a lock',
-  }),
+  ...BackoffConfigProperties,
   CLIENT_SECRET_PEPPER: Type.Optional(
     Type.String({ minLength: 32, description: 'Server-side key of the client secret hashes (required in production)' }),
   ),

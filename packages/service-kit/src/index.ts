@@ -1,3 +1,4 @@
+export { BackoffConfigProperties, backoffPolicyOf } from './backoff-config.js';
 export { bearerTokenFrom } from './bearer-token.js';
 export { BaseConfigProperties, ConfigError, loadConfig, OneOf } from './config.js';
 export { type DbPluginOptions, dbPlugin, pingDatabase } from './db-plugin.js';

@@ -1,5 +1,6 @@
 import type { PrismaClient, User } from '@mxp/db';
 import { type BackoffGate, type BackoffPolicy, clearBackoff, type PendingLock, reserveAttempt } from '@mxp/db/backoff';
+import { backoffPolicyOf } from '@mxp/service-kit';
 import type { AuthServiceConfig } from '../config.js';
 import { type CredentialsCheck, checkCredentials } from './credentials.js';
 import { normalizeIdentifier } from './identifiers.js';
@@ -9,12 +10,7 @@ export type { BackoffGate, BackoffPolicy, PendingLock } from '@mxp/db/backoff';
 
 /** The brute-force backoff of `/auth/verify` and `/auth/login` (`BACKOFF_*`). */
 export function backoffPolicy(config: AuthServiceConfig): BackoffPolicy {
-  return {
-    maxFailures: config.BACKOFF_MAX_FAILURES,
-    baseSeconds: config.BACKOFF_BASE_SECONDS,
-    maxSeconds: config.BACKOFF_MAX_SECONDS,
-    resetSeconds: config.BACKOFF_RESET_SECONDS,
-  };
+  return backoffPolicyOf(config);
 }
 
 /**

@@ -11,10 +11,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createPrismaClient } from '@mxp/db';
 import { createTestDatabase } from '@mxp/db/testing';
+import { hostAndPort, startDbProxy } from '@mxp/testing/db-proxy';
 import { buildApp } from '../../src/app.js';
 import { loadAuthServiceConfig } from '../../src/config.js';
 import { testEnv } from '../helpers.js';
-import { hostAndPort, startDbProxy } from './db-proxy.js';
 
 const ADMIN = 'mxp-crash-probe-admin';
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));

@@ -2,13 +2,13 @@
 // that the test cuts, an admin connection that bypasses the proxy, and checks of the 503 answers.
 import { createPrismaClient } from '@mxp/db';
 import { createTestDatabase } from '@mxp/db/testing';
+import { hostAndPort, startDbProxy } from '@mxp/testing/db-proxy';
 import type { LightMyRequestResponse } from 'fastify';
 import { expect } from 'vitest';
 import { buildApp } from '../../src/app.js';
 import { loadAuthServiceConfig } from '../../src/config.js';
 import { testEnv } from '../helpers.js';
 import { tempDataDir } from '../routes/support.js';
-import { hostAndPort, startDbProxy } from './db-proxy.js';
 
 /** Limits high enough that no fault test is ever throttled or backed off. */
 export const UNLIMITED = {

@@ -3,19 +3,7 @@
 // a 401 of /auth/token/validate), never in Fastify's default `{statusCode, error, message}`, and a refused request
 // writes no row, except the documented audit: an AuthAttempt for each failed verify/login (and for a login refused
 // for its application), an AuthLog for a failed login of a known user, and the backoff counter of the identifier.
-import fc from 'fast-check';
-import type { LightMyRequestResponse } from 'fastify';
-import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { normalizeIdentifier } from '../../src/services/identifiers.js';
-import {
-  createApplication,
-  createUser,
-  type LoginResult,
-  login,
-  startApp,
-  type TestApp,
-  type TestUser,
-} from '../routes/support.js';
+
 import {
   authorization,
   contentType,
@@ -46,7 +34,20 @@ import {
   toJsonText,
   trickyJsonText,
   UNLIMITED,
-} from './arbitraries.js';
+} from '@mxp/testing/hostile-requests';
+import fc from 'fast-check';
+import type { LightMyRequestResponse } from 'fastify';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { normalizeIdentifier } from '../../src/services/identifiers.js';
+import {
+  createApplication,
+  createUser,
+  type LoginResult,
+  login,
+  startApp,
+  type TestApp,
+  type TestUser,
+} from '../routes/support.js';
 
 const BODY_LIMIT = 65_536;
 // Each property takes 1-4 s here; the margin is for slow machines (a timed-out property would keep running).

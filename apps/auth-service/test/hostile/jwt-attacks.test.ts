@@ -6,6 +6,15 @@
 // the only one.
 import { generateSigningKey } from '@mxp/jwt-core';
 import { issuerOf } from '@mxp/service-kit';
+import {
+  b64json,
+  decodeParts,
+  keyConfusionSecrets,
+  reencodedSignatures,
+  signHs256,
+  signWith,
+} from '@mxp/testing/forge-tokens';
+import { envelopeProblems, UNLIMITED } from '@mxp/testing/hostile-requests';
 import type { LightMyRequestResponse } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
@@ -19,8 +28,6 @@ import {
   type TestUser,
   validate,
 } from '../routes/support.js';
-import { envelopeProblems, UNLIMITED } from './arbitraries.js';
-import { b64json, decodeParts, keyConfusionSecrets, reencodedSignatures, signHs256, signWith } from './forge.js';
 import { type OtherclientSibling, startOtherclient } from './sibling.js';
 
 let testApp: TestApp;

@@ -7,13 +7,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createTestDatabase, type TestDatabase } from '@mxp/db/testing';
 import { loggerOptions } from '@mxp/service-kit';
+import { UNLIMITED } from '@mxp/testing/hostile-requests';
 import type { LightMyRequestResponse } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type AuthServiceApp, buildApp } from '../../src/app.js';
 import { type AuthServiceConfig, loadAuthServiceConfig } from '../../src/config.js';
 import { testEnv } from '../helpers.js';
 import { CHEAP_HASH, createApplication, createUser } from '../routes/support.js';
-import { UNLIMITED } from './arbitraries.js';
 
 const logged: string[] = [];
 let database: TestDatabase;

@@ -1,6 +1,8 @@
 // Passwords: a huge one is refused before anything is hashed or written, a long Unicode one works exactly (no
 // normalization, no truncation), and an unknown user is indistinguishable from a wrong password, in the answer and in
 // its timing (medians within 10 %, measured with argon2 costly enough to dominate the noise).
+
+import { growth, tableCounter, UNLIMITED } from '@mxp/testing/hostile-requests';
 import type { LightMyRequestResponse } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
@@ -12,7 +14,6 @@ import {
   type TestApp,
   type TestUser,
 } from '../routes/support.js';
-import { growth, tableCounter, UNLIMITED } from './arbitraries.js';
 
 /** Headers that differ between any two responses by design. */
 function comparable(response: LightMyRequestResponse) {

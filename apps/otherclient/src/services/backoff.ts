@@ -1,5 +1,6 @@
 import type { PrismaClient } from '@mxp/db';
 import { type BackoffGate, type BackoffPolicy, clearBackoff, type PendingLock, reserveAttempt } from '@mxp/db/backoff';
+import { backoffPolicyOf } from '@mxp/service-kit';
 import type { OtherclientConfig } from '../config.js';
 import {
   authenticateClient,
@@ -11,12 +12,7 @@ export type { BackoffGate, BackoffPolicy, PendingLock } from '@mxp/db/backoff';
 
 /** The brute-force backoff of every endpoint that checks a client secret (`BACKOFF_*`). */
 export function backoffPolicy(config: OtherclientConfig): BackoffPolicy {
-  return {
-    maxFailures: config.BACKOFF_MAX_FAILURES,
-    baseSeconds: config.BACKOFF_BASE_SECONDS,
-    maxSeconds: config.BACKOFF_MAX_SECONDS,
-    resetSeconds: config.BACKOFF_RESET_SECONDS,
-  };
+  return backoffPolicyOf(config);
 }
 
 /** Client ids are exact (no case folding); a presented id is kept as presented, bounded as in the audit trail. */

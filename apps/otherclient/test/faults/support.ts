@@ -5,12 +5,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createPrismaClient } from '@mxp/db';
 import { createTestDatabase } from '@mxp/db/testing';
+import { hostAndPort, startDbProxy } from '@mxp/testing/db-proxy';
 import type { LightMyRequestResponse } from 'fastify';
 import { expect } from 'vitest';
 import { buildApp } from '../../src/app.js';
 import { loadOtherclientConfig } from '../../src/config.js';
 import { testEnv } from '../helpers.js';
-import { hostAndPort, startDbProxy } from './db-proxy.js';
 
 /** Limits high enough that no fault test is ever throttled or backed off. */
 export const UNLIMITED = {

@@ -2,11 +2,7 @@
 // methods), the answer is never a 5xx, a refusal is in the envelope (RFC 6749 §5.2 shape on /oauth/*), never in
 // Fastify's default `{statusCode, error, message}`, and a refused request writes no row (except the documented
 // token_audit row of a failed client authentication).
-import fc from 'fast-check';
-import type { LightMyRequestResponse } from 'fastify';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { setClientStatus } from '../../src/services/clients.js';
-import { basicAuth, newClient, startApp, type TestApp, type TestClient } from '../routes/support.js';
+
 import {
   authorization,
   contentType,
@@ -37,7 +33,12 @@ import {
   toJsonText,
   trickyJsonText,
   UNLIMITED,
-} from './arbitraries.js';
+} from '@mxp/testing/hostile-requests';
+import fc from 'fast-check';
+import type { LightMyRequestResponse } from 'fastify';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { setClientStatus } from '../../src/services/clients.js';
+import { basicAuth, newClient, startApp, type TestApp, type TestClient } from '../routes/support.js';
 
 const BODY_LIMIT = 65_536;
 // Each property takes 1-4 s here; the margin is for slow machines (a timed-out property would keep running).

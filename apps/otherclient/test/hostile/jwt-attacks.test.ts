@@ -4,11 +4,18 @@
 // are signed with the service's own private key whenever the attack allows, so the defect under test is the only one.
 import { generateSigningKey } from '@mxp/jwt-core';
 import { issuerOf } from '@mxp/service-kit';
+import {
+  b64json,
+  decodeParts,
+  keyConfusionSecrets,
+  reencodedSignatures,
+  signHs256,
+  signWith,
+} from '@mxp/testing/forge-tokens';
+import { UNLIMITED } from '@mxp/testing/hostile-requests';
 import type { LightMyRequestResponse } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { basicAuth, FORM, form, newClient, startApp, type TestApp, type TestClient } from '../routes/support.js';
-import { UNLIMITED } from './arbitraries.js';
-import { b64json, decodeParts, keyConfusionSecrets, reencodedSignatures, signHs256, signWith } from './forge.js';
 import { type AuthServiceSibling, startAuthService } from './sibling.js';
 
 const UNAUTHORIZED = { code: 401, status: 'error', message: 'Token de acceso inválido o ausente' };

@@ -6,13 +6,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createTestDatabase, type TestDatabase } from '@mxp/db/testing';
 import { loggerOptions } from '@mxp/service-kit';
+import { UNLIMITED } from '@mxp/testing/hostile-requests';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildApp, type OtherclientApp } from '../../src/app.js';
 import { loadOtherclientConfig, type OtherclientConfig } from '../../src/config.js';
 import { createClient, setClientStatus } from '../../src/services/clients.js';
 import { testEnv } from '../helpers.js';
 import { basicAuth, FORM, form, type TestClient } from '../routes/support.js';
-import { UNLIMITED } from './arbitraries.js';
 
 const logged: string[] = [];
 let database: TestDatabase;

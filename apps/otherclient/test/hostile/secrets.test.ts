@@ -1,6 +1,8 @@
 // Client secrets: a near miss is refused on every endpoint that checks one, a huge one is refused before anything is
 // looked up or written, and unknown client, wrong secret and disabled client are indistinguishable, in the answer
 // and in its timing (medians within 10 %).
+
+import { envelopeProblems, growth, oauthErrorProblems, tableCounter, UNLIMITED } from '@mxp/testing/hostile-requests';
 import type { LightMyRequestResponse } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { setClientStatus } from '../../src/services/clients.js';
@@ -14,7 +16,6 @@ import {
   type TestApp,
   type TestClient,
 } from '../routes/support.js';
-import { envelopeProblems, growth, oauthErrorProblems, tableCounter, UNLIMITED } from './arbitraries.js';
 
 const INVALID_CREDENTIALS = { code: 401, status: 'error', message: 'Credenciales inválidas' };
 const INVALID_CLIENT = { error: 'invalid_client', error_description: 'Client authentication failed' };

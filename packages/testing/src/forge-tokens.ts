@@ -1,6 +1,5 @@
 // Hand-made JWTs for the attack tests (not a test file). Signing goes through WebCrypto directly rather than a JWT
-// library, so that headers a library would refuse to produce (`crit`, empty `kid`, `alg: none`) can be made. The
-// otherclient keeps an identical copy in apps/otherclient/test/hostile/forge.ts.
+// library, so that headers a library would refuse to produce (`crit`, empty `kid`, `alg: none`) can be made.
 import { createHmac, createPublicKey, type JsonWebKey, type webcrypto } from 'node:crypto';
 
 /** base64url of the JSON of a value. */

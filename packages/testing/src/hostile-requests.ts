@@ -1,6 +1,4 @@
-// Generators of hostile HTTP requests for the property-based tests (not a test file: vitest only runs `*.test.ts`).
-// The auth-service keeps an identical copy in apps/auth-service/test/hostile/arbitraries.ts (each app's tests only
-// import from inside the app).
+// Generators of hostile HTTP requests, and checks of the answers, for both services' property-based tests.
 import type { PrismaClient } from '@mxp/db';
 import fc from 'fast-check';
 import type { FastifyInstance, InjectOptions, LightMyRequestResponse } from 'fastify';

@@ -1,5 +1,4 @@
 // A TCP proxy between the app and PostgreSQL that a fault test can cut and restore (not a test file itself).
-// Kept identical in apps/otherclient/test/faults and apps/auth-service/test/faults.
 import net from 'node:net';
 
 /** How the database goes away. */
