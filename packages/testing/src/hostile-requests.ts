@@ -506,6 +506,42 @@ export interface FuzzRequest {
   payload?: string | Buffer;
 }
 
+/** A generated request with the headers that are `undefined` left out (and no payload when `payload` is). */
+export function fuzzRequest(
+  method: Method,
+  url: string,
+  headers: Record<string, string | undefined>,
+  payload?: string | Buffer,
+): FuzzRequest {
+  const defined = Object.fromEntries(
+    Object.entries(headers).filter((entry): entry is [string, string] => entry[1] !== undefined),
+  );
+  return payload === undefined ? { method, url, headers: defined } : { method, url, headers: defined, payload };
+}
+
+/**
+ * Raw bytes (invalid UTF-8, lone surrogates, NUL, BOMs, UTF-16, at the size limit) with any content type, sent to one
+ * of `routes` with its own method or (one time in four) any method; GET and HEAD go without the body.
+ */
+export function rawBytesRequest(
+  routes: readonly { method: Method; path: string }[],
+  bodyLimit: number,
+): fc.Arbitrary<FuzzRequest> {
+  return fc
+    .tuple(
+      fc.constantFrom(...routes),
+      fc.oneof({ weight: 3, arbitrary: fc.constant(undefined) }, { weight: 1, arbitrary: fc.constantFrom(...METHODS) }),
+      contentType,
+      rawPayload(bodyLimit),
+    )
+    .map(([route, method, type, payload]) => {
+      const chosen = method ?? route.method;
+      // GET and HEAD cannot carry a body through light-my-request.
+      const body = chosen === 'GET' || chosen === 'HEAD' ? undefined : payload;
+      return fuzzRequest(chosen, route.path, { 'content-type': type }, body);
+    });
+}
+
 /** Sends a generated request through `app.inject`. */
 export function send(app: FastifyInstance, request: FuzzRequest): Promise<LightMyRequestResponse> {
   const options: InjectOptions = { method: request.method, url: request.url, headers: request.headers };

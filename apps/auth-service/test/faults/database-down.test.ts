@@ -15,8 +15,9 @@ import {
   type TestUser,
 } from '../routes/support.js';
 import {
-  ANSWER_WITHIN_MS,
   eventually,
+  expectAnswerWithinBound,
+  expectEachRecovers,
   expectEnvelope503,
   type ProxiedApp,
   startProxiedApp,
@@ -121,29 +122,19 @@ async function endpoints(): Promise<Endpoint[]> {
   ];
 }
 
-async function expectAnswerWithinBound(endpoint: Endpoint): Promise<LightMyRequestResponse> {
-  const outcome = await timed(inject(endpoint.request));
-  expect(outcome.timedOut, `${endpoint.name} did not answer within ${ANSWER_WITHIN_MS} ms`).toBe(false);
-  expect(outcome.millis, endpoint.name).toBeLessThan(ANSWER_WITHIN_MS);
-  return outcome.value as LightMyRequestResponse;
+/** The endpoint's answer, which must come within the bound. */
+function expectEndpointAnswer(endpoint: Endpoint): Promise<LightMyRequestResponse> {
+  return expectAnswerWithinBound(inject(endpoint.request), endpoint.name);
 }
 
 /** Each endpoint answers 503 in the envelope, with Retry-After, within the bound. */
 async function expectAllUnavailable(list: Endpoint[]): Promise<void> {
-  for (const endpoint of list) expectEnvelope503(await expectAnswerWithinBound(endpoint), endpoint.name);
+  for (const endpoint of list) expectEnvelope503(await expectEndpointAnswer(endpoint), endpoint.name);
 }
 
 /** Each endpoint succeeds again within ~5 s, with the same app (no restart). */
 async function expectAllRecover(list: Endpoint[]): Promise<void> {
-  for (const endpoint of list) {
-    await eventually(async () => {
-      const response = await inject(endpoint.request);
-      return {
-        ok: response.statusCode === endpoint.ok,
-        description: `${endpoint.name}: ${response.statusCode} ${response.body}`,
-      };
-    });
-  }
+  await expectEachRecovers(inject, list, (endpoint) => endpoint.ok);
 }
 
 /** What needs no database still works: the app is up, not wedged. */
@@ -198,7 +189,7 @@ describe('when the database goes away', () => {
     const unanswered: Endpoint[] = [];
     for (const endpoint of list) {
       await testApp.terminateAppBackends();
-      const response = await expectAnswerWithinBound(endpoint);
+      const response = await expectEndpointAnswer(endpoint);
       if (response.statusCode === endpoint.ok) continue;
       expectEnvelope503(response, endpoint.name);
       unanswered.push(endpoint);
@@ -254,7 +245,7 @@ describe('when the database goes away', () => {
     testApp.proxy.cut('blackhole');
     try {
       for (const endpoint of list.slice(1, 3)) {
-        const response = await expectAnswerWithinBound(endpoint);
+        const response = await expectEndpointAnswer(endpoint);
         expectEnvelope503(response, endpoint.name);
       }
       // More requests than the pool has connections: those queued for one give up within the bound too.
@@ -262,7 +253,7 @@ describe('when the database goes away', () => {
         list
           .slice(0, 6)
           .flatMap((endpoint) => [endpoint, endpoint])
-          .map(expectAnswerWithinBound),
+          .map(expectEndpointAnswer),
       );
       for (const response of burst) expectEnvelope503(response, 'burst while unreachable');
     } finally {

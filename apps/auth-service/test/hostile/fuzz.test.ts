@@ -22,11 +22,12 @@ import {
   isFastifyFrameworkError,
   KnownBugTally,
   METHODS,
-  type Method,
   mutateToken,
   pathVariant,
   queryString,
+  rawBytesRequest,
   rawPayload,
+  fuzzRequest as request,
   runs,
   SEED,
   send,
@@ -227,18 +228,6 @@ function jsonText(kind: Exclude<BodyKind, 'none'>): fc.Arbitrary<string> {
       ),
     },
   );
-}
-
-function request(
-  method: Method,
-  url: string,
-  headers: Record<string, string | undefined>,
-  payload?: string | Buffer,
-): FuzzRequest {
-  const defined = Object.fromEntries(
-    Object.entries(headers).filter((entry): entry is [string, string] => entry[1] !== undefined),
-  );
-  return payload === undefined ? { method, url, headers: defined } : { method, url, headers: defined, payload };
 }
 
 // ─── known bugs (each pinned by a regression test below) ───
@@ -443,21 +432,7 @@ describe('auth-service under generated hostile requests', () => {
   it(
     'raw bytes (invalid UTF-8, lone surrogates, NUL, BOMs, UTF-16, at the size limit) with any content type and method',
     async () => {
-      const arbitrary = fc
-        .tuple(
-          fc.constantFrom(...ROUTES),
-          fc.oneof(
-            { weight: 3, arbitrary: fc.constant(undefined) },
-            { weight: 1, arbitrary: fc.constantFrom(...METHODS) },
-          ),
-          contentType,
-          rawPayload(BODY_LIMIT),
-        )
-        .map(([route, method, type, payload]) => {
-          const chosen = method ?? route.method;
-          const body = chosen === 'GET' || chosen === 'HEAD' ? undefined : payload;
-          return request(chosen, route.path, { 'content-type': type }, body);
-        });
+      const arbitrary = rawBytesRequest(ROUTES, BODY_LIMIT);
       await fc.assert(fc.asyncProperty(arbitrary, sendAndCheck), runs(500));
     },
     PROPERTY_TIMEOUT,

@@ -2,34 +2,27 @@
 // writing to a capture; full flows run with right and wrong passwords (verify, login, refresh with rotation and
 // reuse, validate, sessions, logs, attempts, logout); then no password (right or wrong), no refresh token and no full
 // access token (nor its signature) may appear anywhere in what was logged.
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { createTestDatabase, type TestDatabase } from '@mxp/db/testing';
-import { loggerOptions } from '@mxp/service-kit';
-import { UNLIMITED } from '@mxp/testing/hostile-requests';
+import type { TestDatabase } from '@mxp/db/testing';
+import { startLogCapturedApp } from '@mxp/testing/log-capture';
 import type { LightMyRequestResponse } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type AuthServiceApp, buildApp } from '../../src/app.js';
-import { type AuthServiceConfig, loadAuthServiceConfig } from '../../src/config.js';
+import { loadAuthServiceConfig } from '../../src/config.js';
 import { testEnv } from '../helpers.js';
 import { CHEAP_HASH, createApplication, createUser } from '../routes/support.js';
 
 const logged: string[] = [];
 let database: TestDatabase;
-let config: AuthServiceConfig;
 let app: AuthServiceApp;
 
 beforeAll(async () => {
-  database = await createTestDatabase();
-  config = loadAuthServiceConfig(
-    testEnv(database.url, { ...UNLIMITED, LOG_LEVEL: 'trace', DATA_DIR: mkdtempSync(join(tmpdir(), 'mxp-logs-')) }),
-  );
-  // The service's own logger settings (level, redaction) with a capturing destination: passing `logger` replaces
-  // the one baseFastifyOptions makes, so it is rebuilt from the same loggerOptions.
-  const options = loggerOptions({ LOG_LEVEL: 'trace', NODE_ENV: config.NODE_ENV, serviceName: 'auth-service' });
-  if (typeof options !== 'object') throw new Error('loggerOptions returned no options object');
-  app = await buildApp(config, { logger: { ...options, stream: { write: (line: string) => logged.push(line) } } });
+  ({ database, app } = await startLogCapturedApp({
+    buildApp,
+    loadConfig: loadAuthServiceConfig,
+    testEnv,
+    serviceName: 'auth-service',
+    logged,
+  }));
 });
 afterAll(async () => {
   await app?.close();

@@ -8,6 +8,8 @@ import { basicAuth, FORM, form } from '../routes/support.js';
 import {
   ANSWER_WITHIN_MS,
   eventually,
+  expectAnswerWithinBound,
+  expectEachRecovers,
   expectEnvelope503,
   expectOAuth503,
   type ProxiedApp,
@@ -99,10 +101,7 @@ async function endpoints(): Promise<Endpoint[]> {
 /** Each endpoint answers 503 in its shape, with Retry-After, within the bound. */
 async function expectAllUnavailable(list: Endpoint[]): Promise<void> {
   for (const endpoint of list) {
-    const outcome = await timed(inject(endpoint.request));
-    expect(outcome.timedOut, `${endpoint.name} did not answer within ${ANSWER_WITHIN_MS} ms`).toBe(false);
-    const response = outcome.value as LightMyRequestResponse;
-    expect(outcome.millis, endpoint.name).toBeLessThan(ANSWER_WITHIN_MS);
+    const response = await expectAnswerWithinBound(inject(endpoint.request), endpoint.name);
     if (endpoint.shape === 'oauth') expectOAuth503(response, endpoint.name);
     else expectEnvelope503(response, endpoint.name);
   }
@@ -110,15 +109,7 @@ async function expectAllUnavailable(list: Endpoint[]): Promise<void> {
 
 /** Each endpoint succeeds again within ~5 s, with the same app (no restart). */
 async function expectAllRecover(list: Endpoint[]): Promise<void> {
-  for (const endpoint of list) {
-    await eventually(async () => {
-      const response = await inject(endpoint.request);
-      return {
-        ok: response.statusCode === 200,
-        description: `${endpoint.name}: ${response.statusCode} ${response.body}`,
-      };
-    });
-  }
+  await expectEachRecovers(inject, list, () => 200);
 }
 
 /** What needs no database still works: the app is up, not wedged. */

@@ -1,127 +1,38 @@
-// Helpers of the fault tests (not a test file itself): the app on its own database reached through a TCP proxy
-// that the test cuts, an admin connection that bypasses the proxy, and checks of the 503 answers.
+// Helpers of the fault tests (not a test file itself): the shared ones of @mxp/testing/faults, with the proxied app
+// bound to this service's app, configuration and test settings, and the check of its OAuth-shaped 503 answers.
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createPrismaClient } from '@mxp/db';
-import { createTestDatabase } from '@mxp/db/testing';
-import { hostAndPort, startDbProxy } from '@mxp/testing/db-proxy';
+import { startProxiedApp as startSharedProxiedApp } from '@mxp/testing/faults';
 import type { LightMyRequestResponse } from 'fastify';
 import { expect } from 'vitest';
 import { buildApp } from '../../src/app.js';
 import { loadOtherclientConfig } from '../../src/config.js';
 import { testEnv } from '../helpers.js';
 
-/** Limits high enough that no fault test is ever throttled or backed off. */
-export const UNLIMITED = {
-  RATE_LIMIT_GLOBAL_PER_MINUTE: '1000000',
-  RATE_LIMIT_CREDENTIALS_PER_MINUTE: '1000000',
-  RATE_LIMIT_VALIDATE_PER_TOKEN_PER_MINUTE: '1000000',
-  BACKOFF_MAX_FAILURES: '1000',
-};
+export {
+  ANSWER_WITHIN_MS,
+  eventually,
+  expectAnswerWithinBound,
+  expectEachRecovers,
+  expectEnvelope503,
+  timed,
+  UNLIMITED,
+  until,
+} from '@mxp/testing/faults';
 
-/** `application_name` of the admin connections, which `terminateAppBackends` spares. */
-const ADMIN_APPLICATION = 'mxp-faults-admin';
-
-/** Most a request may take to answer while the database is away. */
-export const ANSWER_WITHIN_MS = 3_000;
-
-/**
- * The app on a fresh database reached through a proxy, with a short connection timeout. `db` is a separate admin
- * client connected directly (not through the proxy), for setting up data and checking it while the proxy is cut.
- */
-export async function startProxiedApp(env: NodeJS.ProcessEnv = {}) {
-  const database = await createTestDatabase();
-  const target = hostAndPort(database.url);
-  const proxy = await startDbProxy(target.port, target.host);
-  const config = loadOtherclientConfig(
-    testEnv(proxy.urlThrough(database.url), {
-      DATA_DIR: mkdtempSync(join(tmpdir(), 'mxp-otherclient-faults-')),
-      DATABASE_CONNECT_TIMEOUT_MS: '500',
-      DATABASE_QUERY_TIMEOUT_MS: '1500',
-      ...UNLIMITED,
-      ...env,
-    }),
-  );
-  const app = await buildApp(config);
-  const db = createPrismaClient(database.url, { applicationName: ADMIN_APPLICATION, poolMax: 4 });
-  return {
-    app,
-    config,
-    db,
-    proxy,
-    database,
-    /** Terminates every backend of the test database but the admin's, as `pg_terminate_backend` by an operator. */
-    async terminateAppBackends(): Promise<number> {
-      const [row] = await db.$queryRaw<Array<{ n: number }>>`
-        SELECT count(pg_terminate_backend(pid))::int AS n FROM pg_stat_activity
-        WHERE datname = ${database.name} AND pid <> pg_backend_pid() AND application_name <> ${ADMIN_APPLICATION}`;
-      return row?.n ?? 0;
-    },
-    async close() {
-      proxy.restore();
-      await app.close();
-      await proxy.close();
-      await db.$disconnect();
-      await database.drop();
-    },
-  };
+/** The service on a fresh database reached through a cuttable proxy (see @mxp/testing/faults). */
+export function startProxiedApp(env: NodeJS.ProcessEnv = {}) {
+  return startSharedProxiedApp({
+    buildApp,
+    loadConfig: loadOtherclientConfig,
+    testEnv,
+    dataDir: () => mkdtempSync(join(tmpdir(), 'mxp-otherclient-faults-')),
+    env,
+  });
 }
 
 export type ProxiedApp = Awaited<ReturnType<typeof startProxiedApp>>;
-
-/** The outcome of `promise` and how long it took, or `timedOut` when it took more than `ms`. */
-export async function timed<T>(
-  promise: Promise<T>,
-  ms = ANSWER_WITHIN_MS,
-): Promise<{ value: T; millis: number; timedOut: false } | { value: undefined; millis: number; timedOut: true }> {
-  const started = Date.now();
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<'timeout'>((resolve) => {
-    timer = setTimeout(() => resolve('timeout'), ms);
-  });
-  try {
-    const winner = await Promise.race([promise, timeout]);
-    const millis = Date.now() - started;
-    return winner === 'timeout'
-      ? { value: undefined, millis, timedOut: true }
-      : { value: winner as T, millis, timedOut: false };
-  } finally {
-    clearTimeout(timer);
-  }
-}
-
-/** Calls `attempt` until it returns true, at most `ms` (then fails with the last description). */
-export async function eventually(
-  attempt: () => Promise<{ ok: boolean; description: string }>,
-  ms = 5_000,
-): Promise<void> {
-  const deadline = Date.now() + ms;
-  let last = 'never tried';
-  while (Date.now() < deadline) {
-    const outcome = await attempt();
-    if (outcome.ok) return;
-    last = outcome.description;
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-  expect.fail(`still failing after ${ms} ms: ${last}`);
-}
-
-/** Waits (up to `ms`) until `condition` holds. */
-export async function until(condition: () => boolean | Promise<boolean>, ms = 5_000): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!(await condition())) {
-    if (Date.now() > deadline) expect.fail(`condition not met within ${ms} ms`);
-    await new Promise((resolve) => setTimeout(resolve, 2));
-  }
-}
-
-/** 503 in the API envelope, exactly, with Retry-After. */
-export function expectEnvelope503(response: LightMyRequestResponse, label: string): void {
-  expect(response.statusCode, `${label}: ${response.body}`).toBe(503);
-  expect(response.json(), label).toEqual({ code: 503, status: 'error', message: 'Servicio no disponible' });
-  expect(response.headers['retry-after'], label).toMatch(/^[1-9]\d*$/);
-}
 
 /** 503 in the OAuth error shape (RFC 6749 §5.2 `temporarily_unavailable`), with Retry-After and no-store. */
 export function expectOAuth503(response: LightMyRequestResponse, label: string): void {

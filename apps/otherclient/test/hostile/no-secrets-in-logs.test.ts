@@ -1,12 +1,8 @@
 // Nothing secret in the logs: the service is built with its own logger settings (redaction included) at level trace,
 // writing to a capture; full flows run with right and wrong secrets; then no client secret (right or wrong, plain or
 // inside a Basic header) and no full access token (nor its signature) may appear anywhere in what was logged.
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { createTestDatabase, type TestDatabase } from '@mxp/db/testing';
-import { loggerOptions } from '@mxp/service-kit';
-import { UNLIMITED } from '@mxp/testing/hostile-requests';
+import type { TestDatabase } from '@mxp/db/testing';
+import { startLogCapturedApp } from '@mxp/testing/log-capture';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildApp, type OtherclientApp } from '../../src/app.js';
 import { loadOtherclientConfig, type OtherclientConfig } from '../../src/config.js';
@@ -20,15 +16,13 @@ let config: OtherclientConfig;
 let app: OtherclientApp;
 
 beforeAll(async () => {
-  database = await createTestDatabase();
-  config = loadOtherclientConfig(
-    testEnv(database.url, { ...UNLIMITED, LOG_LEVEL: 'trace', DATA_DIR: mkdtempSync(join(tmpdir(), 'mxp-logs-')) }),
-  );
-  // The service's own logger settings (level, redaction) with a capturing destination: passing `logger` replaces
-  // the one baseFastifyOptions makes, so it is rebuilt from the same loggerOptions.
-  const options = loggerOptions({ LOG_LEVEL: 'trace', NODE_ENV: config.NODE_ENV, serviceName: 'otherclient' });
-  if (typeof options !== 'object') throw new Error('loggerOptions returned no options object');
-  app = await buildApp(config, { logger: { ...options, stream: { write: (line: string) => logged.push(line) } } });
+  ({ database, config, app } = await startLogCapturedApp({
+    buildApp,
+    loadConfig: loadOtherclientConfig,
+    testEnv,
+    serviceName: 'otherclient',
+    logged,
+  }));
 });
 afterAll(async () => {
   await app?.close();
@@ -61,7 +55,10 @@ describe('otherclient logs at level trace', () => {
     await setClientStatus(app.db, disabled.clientId, 'disabled', 'vitest');
     secret(client.clientSecret, 'client secret');
     secret(disabled.clientSecret, "disabled client's secret");
-    const wrong = secret(`${client.clientSecret.slice(0, -1)}0`, 'wrong secret (near miss)');
+    const wrong = secret(
+      `${client.clientSecret.slice(0, -1)}${client.clientSecret.endsWith('0') ? '1' : '0'}`,
+      'wrong secret (near miss)',
+    );
     const other = secret('Sup3r-Secret-Guess-0ne', 'guessed secret');
     for (const [id, value] of [
       [client.clientId, client.clientSecret],
