@@ -5,6 +5,7 @@ export {
   type SigningAlgorithm,
 } from './algorithms.js';
 export { createRemoteKeySet, type RemoteKeySet, type RemoteKeySetOptions } from './create-remote-key-set.js';
+export { decodeUnverifiedClaims } from './decode-unverified-claims.js';
 export { JwtCoreError, type JwtCoreErrorCode } from './errors.js';
 export { exportJwks } from './export-jwks.js';
 export { generateSigningKey } from './generate-signing-key.js';
@@ -14,6 +15,7 @@ export {
   type PemKeyConfig,
   type SecretKeyConfig,
 } from './import-key-set.js';
+export { keySetAlgorithms } from './key-set-algorithms.js';
 export { loadOrCreateDevKeySet } from './load-dev-key-set.js';
 export { type IssuedClaims, type SignedJwt, type SignJwtOptions, signJwt } from './sign-jwt.js';
 export type {

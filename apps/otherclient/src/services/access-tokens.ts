@@ -1,8 +1,9 @@
 import type { ApiClient, PrismaClient } from '@mxp/db';
 import {
+  decodeUnverifiedClaims,
   JwtCoreError,
   type KeySet,
-  type SigningAlgorithm,
+  keySetAlgorithms,
   signJwt,
   type VerifiedClaims,
   verifyJwt,
@@ -55,11 +56,6 @@ export async function issueAccessToken(
   };
 }
 
-/** The algorithms of the service's own keys: the explicit allow-list for verifying its tokens. */
-export function verificationAlgorithms(keySet: KeySet): SigningAlgorithm[] {
-  return [...new Set([...keySet.verificationKeys.values()].map((key) => key.alg))];
-}
-
 export type TokenInspection =
   | { active: true; claims: VerifiedClaims & { jti: string; iat: number }; client: ApiClient; scopes: string[] }
   | { active: false; reason: 'malformed' | 'unknown_client' | 'invalid' | 'expired' | 'revoked' | 'client_disabled' };
@@ -83,7 +79,7 @@ export async function inspectAccessToken(
   let claims: VerifiedClaims;
   try {
     ({ payload: claims } = await verifyJwt(token, keySet, {
-      algorithms: verificationAlgorithms(keySet),
+      algorithms: keySetAlgorithms(keySet),
       issuer: settings.issuer,
       audience: client.audience ?? settings.defaultAudience,
       typ: ACCESS_TOKEN_TYPE,
@@ -125,15 +121,9 @@ export async function revokeAccessToken(
   return 'revoked';
 }
 
-const MAX_TOKEN_LENGTH = 8192;
-
 function unverifiedClientId(token: string): string | undefined {
-  if (token.length > MAX_TOKEN_LENGTH) return undefined;
-  const payload = token.split('.')[1];
-  if (!payload) return undefined;
   try {
-    const claims: unknown = JSON.parse(Buffer.from(payload, 'base64url').toString('utf8'));
-    const clientId = (claims as { client_id?: unknown } | null)?.client_id;
+    const clientId = decodeUnverifiedClaims(token).client_id;
     return typeof clientId === 'string' && LOOKUPABLE_CLIENT_ID.test(clientId) ? clientId : undefined;
   } catch {
     return undefined;

@@ -1,5 +1,5 @@
 import type { ApiClient } from '@mxp/db';
-import { signJwt } from '@mxp/jwt-core';
+import { keySetAlgorithms, signJwt } from '@mxp/jwt-core';
 import { issuerOf } from '@mxp/service-kit';
 import { createLocalJWKSet, decodeProtectedHeader, jwtVerify } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -10,7 +10,6 @@ import {
   inspectAccessToken,
   issueAccessToken,
   revokeAccessToken,
-  verificationAlgorithms,
 } from '../../src/services/access-tokens.js';
 import { setClientStatus } from '../../src/services/clients.js';
 import { b64json, newClient, servedJwks, startApp, type TestApp } from '../routes/support.js';
@@ -183,13 +182,13 @@ describe('revokeAccessToken', () => {
   });
 });
 
-describe('formatUtcToSecond and verificationAlgorithms', () => {
+describe('formatUtcToSecond and keySetAlgorithms', () => {
   it('formats YYYY-MM-DD HH:mm:ss in UTC, truncating the milliseconds', () => {
     expect(formatUtcToSecond(new Date(Date.UTC(2025, 8, 19, 23, 59, 59, 999)))).toBe('2025-09-19 23:59:59');
     expect(formatUtcToSecond(new Date('2025-01-02T03:04:05+05:00'))).toBe('2025-01-01 22:04:05');
   });
 
   it("allows exactly the algorithms of the service's keys", () => {
-    expect(verificationAlgorithms(keys())).toEqual(['ES256']);
+    expect(keySetAlgorithms(keys())).toEqual(['ES256']);
   });
 });
