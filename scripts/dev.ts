@@ -29,12 +29,12 @@ function readDemoCredentials(): DemoCredentials | undefined {
   }
 }
 
-async function prepareDatabase(): Promise<{ databaseUrl: string; stop: () => Promise<void> }> {
-  if (process.env.DATABASE_URL) return { databaseUrl: process.env.DATABASE_URL, stop: async () => {} };
+async function prepareDatabase(): Promise<{ databaseUrl: string; embedded: boolean; stop: () => Promise<void> }> {
+  if (process.env.DATABASE_URL) return { databaseUrl: process.env.DATABASE_URL, embedded: false, stop: async () => {} };
   const port = Number(process.env.EMBEDDED_DB_PORT ?? 54_329);
   const embedded = await startEmbeddedPostgres({ dataDir: join(dataDir, 'pglite'), port });
   console.log(`[dev] embedded PostgreSQL (PGlite) on ${embedded.url}, data in ${join(dataDir, 'pglite')}`);
-  return { databaseUrl: embedded.url, stop: embedded.stop };
+  return { databaseUrl: embedded.url, embedded: true, stop: embedded.stop };
 }
 
 async function seedDemo(databaseUrl: string): Promise<DemoCredentials> {
@@ -118,6 +118,9 @@ const services = spawn(
       ...withoutListenVariables(process.env),
       NODE_ENV: 'development',
       DATABASE_URL: database.databaseUrl,
+      // PGlite's socket server delivers no notification from one connection to another (only a connection's own), so
+      // the caches kept exact by notifications would miss what other processes (the admin CLIs) change: off.
+      ...(database.embedded ? { SESSION_CACHE_MAX_ENTRIES: '0', CLIENT_CACHE_MAX_ENTRIES: '0' } : {}),
       DATA_DIR: dataDir,
       TURBO_TELEMETRY_DISABLED: '1',
       TURBO_NO_UPDATE_NOTIFIER: '1',

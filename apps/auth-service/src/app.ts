@@ -10,7 +10,7 @@ import {
   rateLimitOptions,
   rateLimitPlugin,
   requestGuards,
-  requestIdHeader,
+  requestLogging,
   securityOptions,
   securityPlugin,
   signingKeysPlugin,
@@ -18,6 +18,7 @@ import {
 import Fastify, { type FastifyServerOptions } from 'fastify';
 import { type AuthServiceConfig, passwordHashParams } from './config.js';
 import { authPlugin } from './plugins/auth.js';
+import { sessionCachePlugin } from './plugins/session-cache.js';
 import { auditRoutes } from './routes/audit/index.js';
 import { credentialsRoutes } from './routes/credentials/index.js';
 import { sessionRoutes } from './routes/sessions/index.js';
@@ -35,7 +36,7 @@ export async function buildApp(config: AuthServiceConfig, overrides: Partial<Fas
   const issuer = issuerOf(config);
   const hashParams = passwordHashParams(config);
 
-  await app.register(requestIdHeader);
+  await app.register(requestLogging);
   await app.register(errorHandler);
   await app.register(requestGuards);
   await app.register(securityPlugin, securityOptions(config));
@@ -47,6 +48,13 @@ export async function buildApp(config: AuthServiceConfig, overrides: Partial<Fas
     queryTimeoutMs: config.DATABASE_QUERY_TIMEOUT_MS,
   });
   await app.register(signingKeysPlugin, { keySet: await loadSigningKeys(config, 'auth-service') });
+  await app.register(sessionCachePlugin, {
+    listenUrl: config.DATABASE_LISTEN_URL ?? config.DATABASE_URL,
+    maxEntries: config.SESSION_CACHE_MAX_ENTRIES,
+    maxAgeMs: config.SESSION_CACHE_MAX_AGE_MS,
+    maxStalenessMs: config.SESSION_CACHE_MAX_STALENESS_MS,
+    verifiedTokenMaxEntries: config.VERIFIED_TOKEN_CACHE_MAX_ENTRIES,
+  });
   await app.register(authPlugin, { issuer });
 
   const prefix = '/auth';

@@ -24,6 +24,27 @@ export const AuthServiceConfigSchema = Type.Object({
     description: 'A rotated-out refresh token presented again within this time is refused without ending the session',
   }),
   DEVICE_INFO_MAX_BYTES: Type.Integer({ minimum: 256, maximum: 65_536, default: 4096 }),
+  // Measured on the production build: ~370 bytes of heap per cached session and ~330 per verified token (README).
+  SESSION_CACHE_MAX_ENTRIES: Type.Integer({
+    minimum: 0,
+    maximum: 2_000_000,
+    default: 50_000,
+    description: 'Active sessions kept in memory for validation; 0 turns the session cache (and its LISTEN) off',
+  }),
+  SESSION_CACHE_MAX_AGE_MS: Type.Integer({ minimum: 1000, maximum: 86_400_000, default: 300_000 }),
+  SESSION_CACHE_MAX_STALENESS_MS: Type.Integer({
+    minimum: 300,
+    maximum: 60_000,
+    default: 1000,
+    description: 'Longest a cached session may go unconfirmed by the change feed before validation reads the database',
+  }),
+  DATABASE_LISTEN_URL: Type.Optional(
+    Type.String({
+      pattern: '^postgres(ql)?://',
+      description: 'Direct connection for LISTEN when DATABASE_URL goes through a transaction-pooling proxy',
+    }),
+  ),
+  VERIFIED_TOKEN_CACHE_MAX_ENTRIES: Type.Integer({ minimum: 0, maximum: 2_000_000, default: 50_000 }),
   ...BackoffConfigProperties,
 });
 export type AuthServiceConfig = Static<typeof AuthServiceConfigSchema>;

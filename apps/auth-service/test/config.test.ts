@@ -19,4 +19,23 @@ describe('loadAuthServiceConfig', () => {
     );
     expect(() => loadAuthServiceConfig({ DATABASE_URL, PORT: '70000' })).toThrow(/PORT must be <= 65535/);
   });
+
+  it('session cache: on by default, off with 0 entries, staleness bounded', () => {
+    expect(loadAuthServiceConfig({ DATABASE_URL })).toMatchObject({
+      SESSION_CACHE_MAX_ENTRIES: 50_000,
+      SESSION_CACHE_MAX_AGE_MS: 300_000,
+      SESSION_CACHE_MAX_STALENESS_MS: 1000,
+      VERIFIED_TOKEN_CACHE_MAX_ENTRIES: 50_000,
+    });
+    expect(loadAuthServiceConfig({ DATABASE_URL }).DATABASE_LISTEN_URL).toBeUndefined();
+    expect(
+      loadAuthServiceConfig({ DATABASE_URL, SESSION_CACHE_MAX_ENTRIES: '0', VERIFIED_TOKEN_CACHE_MAX_ENTRIES: '0' }),
+    ).toMatchObject({ SESSION_CACHE_MAX_ENTRIES: 0, VERIFIED_TOKEN_CACHE_MAX_ENTRIES: 0 });
+    expect(() => loadAuthServiceConfig({ DATABASE_URL, SESSION_CACHE_MAX_STALENESS_MS: '100' })).toThrow(
+      /SESSION_CACHE_MAX_STALENESS_MS must be >= 300/,
+    );
+    expect(() => loadAuthServiceConfig({ DATABASE_URL, DATABASE_LISTEN_URL: 'mysql://x' })).toThrow(
+      /DATABASE_LISTEN_URL/,
+    );
+  });
 });

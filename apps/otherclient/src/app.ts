@@ -10,13 +10,15 @@ import {
   rateLimitOptions,
   rateLimitPlugin,
   requestGuards,
-  requestIdHeader,
+  requestLogging,
   securityOptions,
   securityPlugin,
   signingKeysPlugin,
 } from '@mxp/service-kit';
 import Fastify, { type FastifyServerOptions } from 'fastify';
 import type { OtherclientConfig } from './config.js';
+import { clientCachePlugin } from './plugins/client-cache.js';
+import { tokenAuditPlugin } from './plugins/token-audit.js';
 import { oauthRoutes } from './routes/oauth/index.js';
 import { tokenRoutes } from './routes/token/index.js';
 import { wellKnownRoutes } from './routes/well-known/index.js';
@@ -29,7 +31,7 @@ export async function buildApp(config: OtherclientConfig, overrides: Partial<Fas
     ...overrides,
   }).withTypeProvider<TypeBoxTypeProvider>();
 
-  await app.register(requestIdHeader);
+  await app.register(requestLogging);
   // The OtherClient specification answers every malformed request with 400, wrong media type and size included.
   await app.register(errorHandler, { statusOverrides: { UNSUPPORTED_MEDIA_TYPE: 400, PAYLOAD_TOO_LARGE: 400 } });
   await app.register(requestGuards);
@@ -42,6 +44,12 @@ export async function buildApp(config: OtherclientConfig, overrides: Partial<Fas
     queryTimeoutMs: config.DATABASE_QUERY_TIMEOUT_MS,
   });
   await app.register(signingKeysPlugin, { keySet: await loadSigningKeys(config, 'otherclient') });
+  await app.register(clientCachePlugin, {
+    databaseUrl: config.DATABASE_URL,
+    maxEntries: config.CLIENT_CACHE_MAX_ENTRIES,
+    connectTimeoutMs: config.DATABASE_CONNECT_TIMEOUT_MS,
+  });
+  await app.register(tokenAuditPlugin, { maxBufferedRows: config.TOKEN_AUDIT_BUFFER_MAX_ROWS });
 
   const issuer = issuerOf(config);
   const tokenOptions = {

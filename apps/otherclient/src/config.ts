@@ -26,6 +26,19 @@ export const OtherclientConfigSchema = Type.Object({
     description: 'How long a rotated-out client secret keeps working',
   }),
   PORT: Type.Integer({ minimum: 0, maximum: 65_535, default: 3001 }),
+  CLIENT_CACHE_MAX_ENTRIES: Type.Integer({
+    minimum: 0,
+    maximum: 1_000_000,
+    default: 10_000,
+    description:
+      'Clients kept in memory for authentication, kept exact by PostgreSQL notifications; 0 turns the cache off',
+  }),
+  TOKEN_AUDIT_BUFFER_MAX_ROWS: Type.Integer({
+    minimum: 1_000,
+    maximum: 1_000_000,
+    default: 50_000,
+    description: 'Token audit rows held in memory while the database does not take them; more are dropped and logged',
+  }),
   ...BackoffConfigProperties,
   CLIENT_SECRET_PEPPER: Type.Optional(
     Type.String({ minLength: 32, description: 'Server-side key of the client secret hashes (required in production)' }),

@@ -10,7 +10,14 @@ const DATABASE_URL = 'postgresql://postgres@127.0.0.1:5432/postgres';
 describe('loadOtherclientConfig', () => {
   it('applies the documented defaults', () => {
     const config = loadOtherclientConfig({ DATABASE_URL, CLIENT_SECRET_PEPPER: 'p'.repeat(32) });
-    expect(config).toMatchObject({ PORT: 3001, HOST: '127.0.0.1', NODE_ENV: 'development', LOG_LEVEL: 'info' });
+    expect(config).toMatchObject({
+      PORT: 3001,
+      HOST: '127.0.0.1',
+      NODE_ENV: 'development',
+      LOG_LEVEL: 'info',
+      CLIENT_CACHE_MAX_ENTRIES: 10_000,
+      TOKEN_AUDIT_BUFFER_MAX_ROWS: 50_000,
+    });
   });
 
   it('names a missing DATABASE_URL', () => {

@@ -120,6 +120,33 @@ export async function clearBackoff(db: PrismaClient, table: BackoffTable, key: s
   await db.$executeRaw`DELETE FROM ${TABLES[table]} WHERE key = ${boundedKey(key)}`;
 }
 
+/**
+ * Forgets the failures of `key` after a successful authentication that was not counted in advance, unless `key` is
+ * locked at `now`: then nothing changes, and the attempt must be refused like any other during a lock. Counting a
+ * success in advance and clearing it after ({@link reserveAttempt}, {@link clearBackoff}) makes the concurrent
+ * successes of a busy client look like failures to each other, enough of them to lock it; this counts nothing.
+ */
+export async function clearUnlessLocked(
+  db: PrismaClient,
+  table: BackoffTable,
+  key: string,
+  now: Date = new Date(),
+): Promise<'cleared' | 'locked'> {
+  const target = TABLES[table];
+  const storedKey = boundedKey(key);
+  // Both parts read the same snapshot; the DELETE re-checks the lock on the row as last committed.
+  const rows = await db.$queryRaw<Array<{ locked: boolean }>>`
+    WITH cleared AS (
+      DELETE FROM ${target} AS b
+      WHERE b.key = ${storedKey} AND (b.locked_until IS NULL OR b.locked_until <= ${now}::timestamptz)
+      RETURNING b.key
+    )
+    SELECT EXISTS (
+      SELECT 1 FROM ${target} AS b WHERE b.key = ${storedKey} AND b.locked_until > ${now}::timestamptz
+    ) AS locked`;
+  return rows[0]?.locked ? 'locked' : 'cleared';
+}
+
 function boundedKey(key: string): string {
   return key.slice(0, BACKOFF_KEY_MAX_LENGTH).replaceAll('\u0000', '\uFFFD');
 }

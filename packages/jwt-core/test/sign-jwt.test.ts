@@ -1,6 +1,6 @@
 import * as jose from 'jose';
 import { afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
-import { type KeySet, type SignJwtOptions, signJwt, verifyJwt } from '../src/index.js';
+import { exportJwks, type KeySet, type SignJwtOptions, signJwt, verifyJwt } from '../src/index.js';
 import { expectJwtError, newKeySet, SIGN_OPTIONS, TYP, verifyOptions } from './helpers.js';
 
 let es256: KeySet;
@@ -41,6 +41,22 @@ describe('signJwt', () => {
     expect(first.claims.jti).toMatch(/^[0-9a-f-]{36}$/);
     expect(second.claims.jti).not.toBe(first.claims.jti);
   });
+
+  it.each(['ES256', 'EdDSA', 'RS256'] as const)(
+    'makes %s tokens that plain jose verifies with the published key',
+    async (alg) => {
+      const keySet = await newKeySet(alg);
+      const { token, claims } = await signJwt(keySet, { client_id: 'c' }, SIGN_OPTIONS);
+      const { payload, protectedHeader } = await jose.jwtVerify(token, jose.createLocalJWKSet(exportJwks(keySet)), {
+        algorithms: [alg],
+        issuer: SIGN_OPTIONS.issuer,
+        audience: SIGN_OPTIONS.audience,
+        typ: TYP,
+      });
+      expect(payload).toEqual(claims);
+      expect(protectedHeader).toEqual({ alg, kid: keySet.signingKey.kid, typ: TYP });
+    },
+  );
 
   it('signs an audience list', async () => {
     const { token, claims } = await signJwt(es256, {}, { ...SIGN_OPTIONS, audience: ['a', 'b'] });

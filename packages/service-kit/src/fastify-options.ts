@@ -1,4 +1,4 @@
-import type { FastifyReply, FastifyServerOptions } from 'fastify';
+import { type FastifyReply, type FastifyServerOptions, LogController } from 'fastify';
 import { errorEnvelope } from './http-error.js';
 import { loggerOptions, requestIdFrom, trustProxyOption } from './logger.js';
 
@@ -10,6 +10,8 @@ export function baseFastifyOptions(
   return {
     logger: loggerOptions({ ...config, serviceName }),
     genReqId: requestIdFrom,
+    // `requestLogging` writes one line per request instead of Fastify's two.
+    logController: new LogController({ disableRequestLogging: true }),
     trustProxy: trustProxyOption(config.TRUST_PROXY),
     bodyLimit: config.BODY_LIMIT_BYTES,
     // Reject requests that arrive while closing with 503, so the ingress retries on another replica.

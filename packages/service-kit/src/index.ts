@@ -1,5 +1,6 @@
 export { BackoffConfigProperties, backoffPolicyOf } from './backoff-config.js';
 export { bearerTokenFrom } from './bearer-token.js';
+export { startAppChangeFeed } from './change-feed.js';
 export { BaseConfigProperties, ConfigError, loadConfig, OneOf } from './config.js';
 export { type DbPluginOptions, dbPlugin, pingDatabase } from './db-plugin.js';
 export { loadOrCreateDevSecret } from './dev-secrets.js';
@@ -16,7 +17,7 @@ export {
   rateLimitPlugin,
 } from './rate-limit.js';
 export { requestGuards } from './request-guards.js';
-export { requestIdHeader } from './request-id.js';
+export { requestLogging } from './request-logging.js';
 export { type SecurityPluginOptions, securityOptions, securityPlugin } from './security.js';
 export { startService } from './server.js';
 export { issuerOf, loadSigningKeys, SigningKeyConfigProperties, signingKeysPlugin } from './signing-keys.js';

@@ -1,8 +1,8 @@
 import { Writable } from 'node:stream';
-import Fastify from 'fastify';
+import Fastify, { LogController } from 'fastify';
 import { describe, expect, it } from 'vitest';
-import { loggerOptions, trustProxyOption, urlForLog } from '../src/logger.js';
-import { requestIdHeader } from '../src/request-id.js';
+import { loggerOptions, requestIdFrom, trustProxyOption, urlForLog } from '../src/logger.js';
+import { requestLogging } from '../src/request-logging.js';
 
 describe('loggerOptions', () => {
   it('redacts credentials in request headers and secret fields in logged objects', async () => {
@@ -15,7 +15,7 @@ describe('loggerOptions', () => {
     });
     const options = loggerOptions({ LOG_LEVEL: 'info', NODE_ENV: 'test', serviceName: 'test' });
     const app = Fastify({ logger: { ...(options as object), stream } });
-    await app.register(requestIdHeader);
+    await app.register(requestLogging);
     app.post('/x', async (request) => {
       request.log.info({ body: request.body }, 'got body');
       return { ok: true };
@@ -54,5 +54,44 @@ describe('trustProxyOption', () => {
     const twoHops = trustProxyOption('2') as (address: string, hop: number) => boolean;
     expect([twoHops('10.0.0.1', 0), twoHops('10.0.0.1', 1), twoHops('10.0.0.1', 2)]).toEqual([true, true, false]);
     expect(trustProxyOption('10.0.0.0/8, 127.0.0.1')).toEqual(['10.0.0.0/8', '127.0.0.1']);
+  });
+});
+
+describe('requestLogging', () => {
+  it('writes one line per request with id, route, status, latency and subject, and echoes the id', async () => {
+    const lines: string[] = [];
+    const stream = new Writable({
+      write(chunk, _encoding, done) {
+        lines.push(chunk.toString());
+        done();
+      },
+    });
+    const options = loggerOptions({ LOG_LEVEL: 'info', NODE_ENV: 'test', serviceName: 'test' });
+    const app = Fastify({
+      logger: { ...(options as object), stream },
+      logController: new LogController({ disableRequestLogging: true }),
+      genReqId: requestIdFrom,
+    });
+    await app.register(requestLogging);
+    app.get('/items/:id', async (request) => {
+      request.subject = 'user:42';
+      return { ok: true };
+    });
+    const response = await app.inject({ method: 'GET', url: '/items/7?token=abc', headers: { 'x-request-id': 'r-1' } });
+    await app.close();
+    expect(response.headers['x-request-id']).toBe('r-1');
+    const entries = lines.map((line) => JSON.parse(line) as Record<string, unknown>);
+    const completed = entries.filter((entry) => entry.msg === 'request completed');
+    expect(completed).toHaveLength(1);
+    expect(entries).toHaveLength(1);
+    expect(completed[0]).toMatchObject({
+      reqId: 'r-1',
+      method: 'GET',
+      url: '/items/7?token=[redacted]',
+      route: '/items/:id',
+      statusCode: 200,
+      subject: 'user:42',
+    });
+    expect(typeof completed[0]?.responseTimeMs).toBe('number');
   });
 });

@@ -13,7 +13,7 @@ import {
   healthRoutes,
   jwksRoutes,
   loadSigningKeys,
-  requestIdHeader,
+  requestLogging,
   signingKeysPlugin,
 } from '../src/index.js';
 
@@ -22,7 +22,7 @@ const quiet = { LOG_LEVEL: 'silent', NODE_ENV: 'test', TRUST_PROXY: 'false', BOD
 /** A service assembled from the kit the way both apps do it, under the prefix `/svc`. */
 async function buildService(databaseUrl: string, keySet: KeySet, connectTimeoutMs = 2_000) {
   const app = Fastify(baseFastifyOptions(quiet, 'test'));
-  await app.register(requestIdHeader);
+  await app.register(requestLogging);
   await app.register(errorHandler);
   await app.register(dbPlugin, { databaseUrl, poolMax: 2, connectTimeoutMs, queryTimeoutMs: 5_000 });
   await app.register(signingKeysPlugin, { keySet });

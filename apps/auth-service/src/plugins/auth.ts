@@ -1,14 +1,13 @@
-import type { Session } from '@mxp/db';
-import { JwtCoreError } from '@mxp/jwt-core';
 import { bearerTokenFrom, HttpError } from '@mxp/service-kit';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
-import { findActiveSession } from '../services/sessions.js';
-import { type AccessTokenClaims, verifySessionAccessToken } from '../services/tokens.js';
+import { type ActiveSession, checkAccessToken } from '../services/session-cache.js';
+import type { AccessTokenClaims } from '../services/tokens.js';
 
 /** The caller of a Bearer route: a verified access token whose session is still active. */
 export interface AuthenticatedCaller extends AccessTokenClaims {
-  session: Session;
+  /** What validation read of the session (routes that show more of it read the row). */
+  session: ActiveSession;
 }
 
 declare module 'fastify' {
@@ -28,26 +27,27 @@ export interface CallerRefusal {
   refused: 'missing' | 'invalid' | 'expired' | 'session_inactive';
 }
 
-/** Bearer authentication of the SSO routes: the token's signature and claims, then its session in the database. */
+/**
+ * Bearer authentication of the SSO routes: the token's signature and claims, then its session (see the session-cache
+ * plugin for how that stays exact without reading the database each time).
+ */
 export const authPlugin = fp<{ issuer: string }>(
   async (app: FastifyInstance, { issuer }) => {
     app.decorateRequest('caller', null);
+    const context = {
+      keySet: app.signingKeys,
+      issuer,
+      verifiedTokens: app.verifiedTokens,
+      sessionCache: app.sessionCache,
+    };
 
     async function identifyCaller(request: FastifyRequest): Promise<AuthenticatedCaller | CallerRefusal> {
       const token = bearerTokenFrom(request.headers.authorization);
       if (token === undefined) return { refused: 'missing' };
-      let claims: AccessTokenClaims;
-      try {
-        claims = await verifySessionAccessToken(app.signingKeys, issuer, token);
-      } catch (error) {
-        if (!(error instanceof JwtCoreError)) throw error;
-        request.log.info({ code: error.code }, 'access token refused');
-        return { refused: error.code === 'ERR_JWT_EXPIRED' ? 'expired' : 'invalid' };
-      }
-      const session = await findActiveSession(app.db, claims.sessionId, claims.userId, new Date());
-      // The token's audience must be its session's application, not merely one the signature covers.
-      if (!session || session.applicationId !== claims.applicationId) return { refused: 'session_inactive' };
-      return { ...claims, session };
+      const check = await checkAccessToken(context, token, new Date());
+      if (check.ok) return { ...check.claims, session: check.session };
+      if ('code' in check) request.log.info({ code: check.code }, 'access token refused');
+      return { refused: check.refused };
     }
 
     app.decorate('identifyCaller', identifyCaller);
@@ -59,7 +59,7 @@ export const authPlugin = fp<{ issuer: string }>(
       request.caller = caller;
     });
   },
-  { name: 'mxp-auth', fastify: '5.x', dependencies: ['mxp-db', 'mxp-signing-keys'] },
+  { name: 'mxp-auth', fastify: '5.x', dependencies: ['mxp-db', 'mxp-signing-keys', 'mxp-session-cache'] },
 );
 
 /** RFC 6750 §3: no error code when no token was sent, `invalid_token` otherwise. */

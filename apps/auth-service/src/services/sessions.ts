@@ -90,125 +90,6 @@ export class SessionRefused extends Error {
   }
 }
 
-export type RefreshOutcome =
-  | { ok: true; session: Session & { application: Application }; refreshToken: string | undefined }
-  | { ok: false; reason: 'unknown' | 'inactive' | 'concurrent_reuse' | 'reuse_detected' };
-
-/**
- * Exchanges a refresh token. With rotation on (the default), the token is spent and a successor is returned; the
- * spend is a conditional update, so of two concurrent refreshes with one token exactly one succeeds. A spent token
- * presented again within `reuseGraceSeconds` is refused (a client retrying); later, it means the token was stolen
- * and the whole session is revoked.
- */
-export async function refreshSession(
-  db: PrismaClient,
-  rawToken: string,
-  reuseGraceSeconds: number,
-  origin: RequestOrigin,
-  now: Date,
-): Promise<RefreshOutcome> {
-  const stored = await db.refreshToken.findUnique({
-    where: { tokenHash: hashRefreshToken(rawToken) },
-    include: { session: { include: { application: true, user: { select: { status: true } } } } },
-  });
-  if (!stored) return { ok: false, reason: 'unknown' };
-  const { session } = stored;
-  const sessionActive =
-    session.revokedAt === null &&
-    session.idleExpiresAt > now &&
-    session.absoluteExpiresAt > now &&
-    session.user.status === 'active' &&
-    session.application.status === 'active';
-  if (!sessionActive || stored.revokedAt !== null || stored.expiresAt <= now) return { ok: false, reason: 'inactive' };
-  const rotate = session.application.rotateRefreshTokens;
-  if (rotate && stored.rotatedAt !== null) return spentTokenPresented(db, stored, reuseGraceSeconds, origin, now);
-
-  return db
-    .$transaction(async (tx) => {
-      // The session row is locked first, as logout (revokeSessions) does, so the two never deadlock; the update is
-      // conditional on the session still being open, so a logout that won the race keeps it revoked.
-      const touched = await tx.session.updateMany({
-        where: { id: session.id, revokedAt: null },
-        data: {
-          lastSeenAt: now,
-          idleExpiresAt: idleExpiry(session.application, session.absoluteExpiresAt, now),
-          refreshCount: { increment: 1 },
-        },
-      });
-      if (touched.count === 0) throw new RefreshAborted('inactive');
-      let refreshToken: string | undefined;
-      if (rotate) {
-        const claimed = await tx.refreshToken.updateMany({
-          where: { id: stored.id, rotatedAt: null, revokedAt: null },
-          data: { rotatedAt: now },
-        });
-        if (claimed.count === 0) throw new RefreshAborted('concurrent_reuse');
-        refreshToken = generateRefreshToken();
-        await tx.refreshToken.create({
-          data: {
-            sessionId: session.id,
-            familyId: stored.familyId,
-            parentId: stored.id,
-            tokenHash: hashRefreshToken(refreshToken),
-            createdAt: now,
-            expiresAt: session.absoluteExpiresAt,
-          },
-        });
-      }
-      await recordLog(
-        tx,
-        {
-          userId: session.userId,
-          action: 'refresh',
-          success: true,
-          sessionId: session.id,
-          applicationId: session.applicationId,
-        },
-        origin,
-      );
-      const updated = await tx.session.findUniqueOrThrow({ where: { id: session.id }, include: { application: true } });
-      return { ok: true as const, session: updated, refreshToken };
-    })
-    .catch((error: unknown) => {
-      // Rolled back: neither the session's activity nor a spent token is kept.
-      if (error instanceof RefreshAborted) return { ok: false as const, reason: error.reason };
-      throw error;
-    });
-}
-
-class RefreshAborted extends Error {
-  constructor(readonly reason: 'inactive' | 'concurrent_reuse') {
-    super(reason);
-  }
-}
-
-async function spentTokenPresented(
-  db: PrismaClient,
-  stored: { id: string; rotatedAt: Date | null; session: Session },
-  reuseGraceSeconds: number,
-  origin: RequestOrigin,
-  now: Date,
-): Promise<RefreshOutcome> {
-  const spentAt = stored.rotatedAt?.getTime() ?? 0;
-  if (now.getTime() - spentAt <= reuseGraceSeconds * 1000) return { ok: false, reason: 'concurrent_reuse' };
-  await db.$transaction(async (tx) => {
-    await revokeSessions(tx, { id: stored.session.id }, 'refresh_token_reuse', now);
-    await recordLog(
-      tx,
-      {
-        userId: stored.session.userId,
-        action: 'refresh_token_reuse',
-        success: false,
-        sessionId: stored.session.id,
-        applicationId: stored.session.applicationId,
-        details: { refreshTokenId: stored.id },
-      },
-      origin,
-    );
-  });
-  return { ok: false, reason: 'reuse_detected' };
-}
-
 /** Revokes the matching open sessions and every refresh token of them; returns how many sessions were open. */
 export async function revokeSessions(
   db: Db,
@@ -216,15 +97,28 @@ export async function revokeSessions(
   reason: string,
   now: Date,
 ): Promise<number> {
+  return (await revokeSessionIds(db, where, reason, now)).length;
+}
+
+/**
+ * As {@link revokeSessions}, returning the ids of the sessions revoked, which the caller forgets from its session cache
+ * once the transaction is committed.
+ */
+export async function revokeSessionIds(
+  db: Db,
+  where: Prisma.SessionWhereInput,
+  reason: string,
+  now: Date,
+): Promise<string[]> {
   const open = await db.session.findMany({ where: { ...where, revokedAt: null }, select: { id: true } });
-  if (open.length === 0) return 0;
+  if (open.length === 0) return [];
   const ids = open.map((session) => session.id);
   await db.session.updateMany({
     where: { id: { in: ids }, revokedAt: null },
     data: { revokedAt: now, revokedReason: reason },
   });
   await db.refreshToken.updateMany({ where: { sessionId: { in: ids }, revokedAt: null }, data: { revokedAt: now } });
-  return ids.length;
+  return ids;
 }
 
 /** The session a verified access token names, if it is still active and its user and application are enabled. */

@@ -239,7 +239,9 @@ describe('when the database goes away', () => {
 
   it('server unreachable (connections time out): 503 after the connection timeout, within 3 s', async () => {
     const list = await endpoints();
-    // Pooled connections close when terminated, so every request below has to open a new one.
+    // Pooled connections close when terminated, so every request below has to open a new one. New connections are
+    // refused meanwhile: the change feed reconnects at once, and its connection must not survive into the blackhole.
+    testApp.proxy.cut('refuse');
     await testApp.terminateAppBackends();
     await until(() => testApp.proxy.openConnections === 0);
     testApp.proxy.cut('blackhole');
@@ -260,7 +262,7 @@ describe('when the database goes away', () => {
       testApp.proxy.restore();
     }
     await expectAllRecover(list);
-  });
+  }, 15_000);
 
   // Regression: a network drop once left requests on pooled connections hanging for hours. `dbPlugin`
   // (packages/service-kit/src/db-plugin.ts) calls createPrismaClient without `statementTimeoutMillis` or

@@ -1,12 +1,21 @@
 import type { PrismaClient } from '@mxp/db';
-import { type BackoffGate, type BackoffPolicy, clearBackoff, type PendingLock, reserveAttempt } from '@mxp/db/backoff';
+import {
+  type BackoffGate,
+  type BackoffPolicy,
+  clearBackoff,
+  clearUnlessLocked,
+  type PendingLock,
+  reserveAttempt,
+} from '@mxp/db/backoff';
 import { backoffPolicyOf } from '@mxp/service-kit';
 import type { OtherclientConfig } from '../config.js';
 import {
-  authenticateClient,
   type ClientAuthentication,
   type ClientAuthenticationFailure,
+  checkClientSecret,
 } from './client-authentication.js';
+import { ClientCache, type ClientState } from './client-cache.js';
+import { hashClientSecret } from './client-secrets.js';
 
 export type { BackoffGate, BackoffPolicy, PendingLock } from '@mxp/db/backoff';
 
@@ -21,7 +30,7 @@ export function clientBackoffKey(clientId: string): string {
 }
 
 /**
- * Counts an authentication attempt of a client id (known or not) before its secret is checked, unless the id is
+ * Counts an authentication attempt of a client id (known or not) before its outcome is given, unless the id is
  * locked. Shared by `POST /api/auth/token` and the OAuth endpoints, so guesses cannot be spread across them.
  */
 export function reserveClientAttempt(
@@ -33,9 +42,18 @@ export function reserveClientAttempt(
   return reserveAttempt(db, 'otherclient.client_backoff', clientBackoffKey(clientId), policy, now);
 }
 
-/** Forgets the failures and locks of a client id after a successful authentication. */
+/** Forgets the failures and locks of a client id after a successful authentication counted in advance. */
 export function clearClientFailures(db: PrismaClient, clientId: string): Promise<void> {
   return clearBackoff(db, 'otherclient.client_backoff', clientBackoffKey(clientId));
+}
+
+/** Forgets the failures of a client id after a successful authentication not counted in advance, unless it is locked. */
+export function clearClientFailuresUnlessLocked(
+  db: PrismaClient,
+  clientId: string,
+  now: Date = new Date(),
+): Promise<'cleared' | 'locked'> {
+  return clearUnlessLocked(db, 'otherclient.client_backoff', clientBackoffKey(clientId), now);
 }
 
 export type GuardedClientAuthentication =
@@ -49,10 +67,18 @@ export type GuardedClientAuthentication =
     };
 
 /**
- * {@link authenticateClient} behind the brute-force backoff. The attempt is counted before the secret is checked, so
- * concurrent guesses cannot overrun the limit. While the id is locked the answer is a failure whatever the secret,
- * yet the same lookup and hash comparisons are still made (they have no side effects), so a lock is visible neither in
- * the answer nor in its timing. A success forgets the id's failures.
+ * {@link checkClientSecret} behind the brute-force backoff (README, "Brute-force backoff"):
+ *
+ * - An active client with no backoff row presenting its right secret is let in without any write: from the cache
+ *   when it holds the client (no database access at all), else after one read.
+ * - Every other attempt reads the client and its backoff row from the database first, so that every refusal does
+ *   the same work whether or not the id names a client, cached or not.
+ * - A wrong secret, an unknown or disabled client, and any attempt on an id locked when read, is counted by the
+ *   atomic upsert, whose verdict decides: concurrent wrong guesses are each counted, and of those on an unlocked id
+ *   only the ones under the limit are checked; during a lock the answer is a failure whatever the secret, after the
+ *   same read, upsert and comparisons, so the lock shows neither in the answer nor in its timing.
+ * - A right secret on an id with failures but no lock forgets the failures (unless a lock began meanwhile: then it
+ *   is refused and counted like any attempt during a lock).
  */
 export async function authenticateClientWithBackoff(
   db: PrismaClient,
@@ -61,11 +87,32 @@ export async function authenticateClientWithBackoff(
   clientId: string,
   clientSecret: string,
   now: Date = new Date(),
+  clients: ClientCache = new ClientCache(db),
 ): Promise<GuardedClientAuthentication> {
-  const gate = await reserveClientAttempt(db, clientId, policy, now);
-  const authentication = await authenticateClient(db, pepper, clientId, clientSecret, now);
-  if (!gate.allowed) return { ok: false, reason: 'locked' };
-  if (!authentication.ok) return { ...authentication, lockStarted: gate.lock };
-  await clearClientFailures(db, clientId);
-  return authentication;
+  const presented = hashClientSecret(clientSecret, pepper);
+  const settle = async ({ client, backoff }: ClientState): Promise<GuardedClientAuthentication> => {
+    const check = checkClientSecret(client, presented, now);
+    // Nothing to count or forget. The read is fresh, so an attempt answered before this request began (on any
+    // replica) is seen; a concurrent one is simply ordered after this success.
+    if (check.ok && backoff === null) return check;
+    const lockedWhenRead = backoff?.lockedUntil != null && backoff.lockedUntil.getTime() > now.getTime();
+    return clients.writingBackoff(clientId, async () => {
+      if (check.ok && !lockedWhenRead && (await clearClientFailuresUnlessLocked(db, clientId, now)) === 'cleared') {
+        return check;
+      }
+      const gate = await reserveClientAttempt(db, clientId, policy, now);
+      if (!gate.allowed) return { ok: false, reason: 'locked' };
+      if (!check.ok) return { ...check, lockStarted: gate.lock };
+      // The lock seen by the read had ended by the count.
+      await clearClientFailures(db, clientId);
+      return check;
+    });
+  };
+  const cached = clients.peek(clientId);
+  if (cached === undefined) return settle(await clients.read(clientId));
+  const check = checkClientSecret(cached, presented, now);
+  if (check.ok) return check;
+  // Refused on what this replica holds (a wrong secret, or the client changed since): it stops serving the client
+  // from its cache at once, then decides on the database's state like any other attempt.
+  return clients.writingBackoff(clientId, async () => settle(await clients.read(clientId)));
 }

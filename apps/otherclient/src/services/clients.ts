@@ -220,12 +220,52 @@ export async function setClientStatus(
 // "Last used" needs minute precision, not a write per token request.
 const LAST_USED_RESOLUTION_MS = 60_000;
 
-/** Records that a client obtained a token, at most once a minute per client. */
-export async function recordClientUse(
-  db: PrismaClient,
-  client: Pick<ApiClient, 'id' | 'lastUsedAt'>,
-  now: Date = new Date(),
-): Promise<void> {
-  if (client.lastUsedAt && now.getTime() - client.lastUsedAt.getTime() < LAST_USED_RESOLUTION_MS) return;
-  await db.apiClient.update({ where: { id: client.id }, data: { lastUsedAt: now } });
+/**
+ * The clients' "last used" time, written by the token audit writer's flush: at most once a minute per client and
+ * process, in one UPDATE for every client due. What this process last wrote is remembered here, as a cached client's
+ * `lastUsedAt` is never refreshed (the column does not notify: see migration 20261121080000).
+ */
+export class ClientUseRecorder {
+  /** Client id → when this process last wrote its use (ms); only the last minute's are kept. */
+  readonly #written = new Map<string, number>();
+  /** Client id → its latest use not written yet (ms). */
+  readonly #due = new Map<string, number>();
+
+  /** A token was issued to `clientId` at `atMs`. */
+  note(clientId: string, atMs: number): void {
+    const written = this.#written.get(clientId);
+    if (written !== undefined && atMs - written < LAST_USED_RESOLUTION_MS) return;
+    const due = this.#due.get(clientId);
+    if (due === undefined || due < atMs) this.#due.set(clientId, atMs);
+  }
+
+  /** Clients whose use is still to be written. */
+  get pending(): number {
+    return this.#due.size;
+  }
+
+  /** Writes the due clients' use (the latest of their times: they are at most a flush interval apart). */
+  async write(db: PrismaClient): Promise<void> {
+    if (this.#due.size === 0) return;
+    const due = [...this.#due];
+    const latestMs = due.reduce((latest, [, atMs]) => Math.max(latest, atMs), 0);
+    const lastUsedAt = new Date(latestMs);
+    await db.apiClient.updateMany({
+      // Another replica may have written a later time already.
+      where: {
+        id: { in: due.map(([clientId]) => clientId) },
+        OR: [{ lastUsedAt: null }, { lastUsedAt: { lt: lastUsedAt } }],
+      },
+      data: { lastUsedAt },
+    });
+    for (const [clientId, atMs] of due) {
+      this.#written.set(clientId, atMs);
+      // A use noted during the write is covered by it too.
+      const next = this.#due.get(clientId);
+      if (next !== undefined && next - atMs < LAST_USED_RESOLUTION_MS) this.#due.delete(clientId);
+    }
+    for (const [clientId, atMs] of this.#written) {
+      if (latestMs - atMs >= LAST_USED_RESOLUTION_MS) this.#written.delete(clientId);
+    }
+  }
 }

@@ -37,6 +37,7 @@ describe('a burst of token requests for one client', () => {
     expect(statuses.filter((status) => status === 200)).toHaveLength(20);
     expect(statuses.filter((status) => status === 401)).toHaveLength(10);
 
+    await testApp.app.tokenAudit.flush();
     const rows = await testApp.db.tokenAudit.findMany({ where: { clientId } });
     expect(rows).toHaveLength(30);
     const issued = rows.filter((row) => row.result === 'issued');

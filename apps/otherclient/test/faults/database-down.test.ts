@@ -1,6 +1,7 @@
 // The database goes away mid-run (connections reset, the server shutting down, backends terminated, the network
 // dropping): every endpoint answers 503 in its own error shape within a bounded time, never 500; the app stays up
-// and recovers by itself once the database is back; no token is handed out without its audit row.
+// and recovers by itself once the database is back; no token is handed out without its audit row (written once the
+// database is back, when it was away). A cached client may get tokens for as long as the client cache is trusted.
 import type { InjectOptions, LightMyRequestResponse } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createClient } from '../../src/services/clients.js';
@@ -112,6 +113,15 @@ async function expectAllRecover(list: Endpoint[]): Promise<void> {
   await expectEachRecovers(inject, list, () => 200);
 }
 
+/**
+ * Waits until the app no longer serves the test client from its cache: its change feed has noticed that the database
+ * went away (at once when connections are reset or terminated). Until then a cached client may still get a token,
+ * its audit row waiting in memory.
+ */
+async function untilCacheStopsServing(): Promise<void> {
+  await until(() => testApp.app.clientCache.peek(clientId) === undefined, 1_000);
+}
+
 /** What needs no database still works: the app is up, not wedged. */
 async function expectAppAlive(): Promise<void> {
   expect((await inject({ method: 'GET', url: '/.well-known/jwks.json' })).statusCode).toBe(200);
@@ -135,6 +145,7 @@ describe('when the database goes away', () => {
     const list = await endpoints();
     testApp.proxy.cut('reset');
     try {
+      await untilCacheStopsServing();
       await expectAllUnavailable(list);
       // Still down a moment later: the answers do not change, and nothing else breaks.
       await expectAllUnavailable(list.slice(0, 2));
@@ -150,6 +161,7 @@ describe('when the database goes away', () => {
     testApp.proxy.cut('refuse');
     try {
       expect(await testApp.terminateAppBackends()).toBeGreaterThan(0);
+      await untilCacheStopsServing();
       await expectAllUnavailable(list);
       await expectAppAlive();
     } finally {
@@ -177,7 +189,9 @@ describe('when the database goes away', () => {
 
   it('server unreachable (connections time out): 503 after the connection timeout, within 3 s', async () => {
     const list = await endpoints();
-    // Pooled connections close when terminated, so every request below has to open a new one.
+    // Pooled connections close when terminated, so every request below has to open a new one. New connections are
+    // refused meanwhile: the change feed reconnects at once, and its connection must not survive into the blackhole.
+    testApp.proxy.cut('refuse');
     await testApp.terminateAppBackends();
     await until(() => testApp.proxy.openConnections === 0);
     testApp.proxy.cut('blackhole');
@@ -193,7 +207,7 @@ describe('when the database goes away', () => {
       testApp.proxy.restore();
     }
     await expectAllRecover(list);
-  });
+  }, 15_000);
 
   // Regression: a network drop once left requests on pooled connections hanging for hours. `dbPlugin`
   // (packages/service-kit/src/db-plugin.ts) calls createPrismaClient without `statementTimeoutMillis` or
@@ -203,11 +217,16 @@ describe('when the database goes away', () => {
   // passed as `queryTimeoutMillis`; pg's "Query read timeout" is already classified as unavailable) and a short
   // keep-alive delay.
   it('network drop on a pooled connection: still 503 within 3 s', async () => {
-    const list = await endpoints();
+    // A client this app has not cached, so that its token request has to go to the database.
+    const { client, clientSecret: secret } = await newClientCredentials();
     // A connection is idle in the pool, as in any running service.
     expect((await inject({ method: 'GET', url: '/api/auth/health' })).statusCode).toBe(200);
     testApp.proxy.cut('blackhole');
-    const pending = inject(list[1]?.request as InjectOptions);
+    const pending = inject({
+      method: 'POST',
+      url: '/api/auth/token',
+      payload: { clientId: client.clientId, clientSecret: secret },
+    });
     try {
       const outcome = await timed(pending);
       expect(outcome.timedOut, 'POST /api/auth/token hangs on a pooled connection').toBe(false);
@@ -220,6 +239,41 @@ describe('when the database goes away', () => {
   });
 });
 
+describe('the client cache when the network drops', () => {
+  const tokenRequest: InjectOptions = { method: 'POST', url: '/api/auth/token', payload: {} };
+
+  it('serves a cached client only while the change feed vouches for it (3 s), then 503; the audit row follows', async () => {
+    tokenRequest.payload = { clientId, clientSecret };
+    // The feed may still be reconnecting after the previous cuts: wait until the client is served from the cache.
+    await until(async () => {
+      await issueToken();
+      return testApp.app.clientCache.peek(clientId) !== undefined;
+    }, 15_000);
+    testApp.proxy.cut('blackhole');
+    const cutAt = Date.now();
+    let servedJti: string;
+    try {
+      // Nothing reaches the database, yet the cached client gets its token (the audit row waits in memory)...
+      const served = await inject(tokenRequest);
+      expect(served.statusCode, served.body).toBe(200);
+      servedJti = JSON.parse(Buffer.from(served.json().data.token.split('.')[1], 'base64url').toString()).jti;
+      // ...until the feed's heartbeats go unanswered for its staleness bound (3 s): then the database is needed.
+      await until(() => testApp.app.clientCache.peek(clientId) === undefined, 5_000);
+      expect(Date.now() - cutAt).toBeLessThan(3_500);
+      expectEnvelope503(await expectAnswerWithinBound(inject(tokenRequest), 'POST /api/auth/token'), 'after 3 s');
+    } finally {
+      testApp.proxy.restore();
+    }
+    await until(async () => {
+      await testApp.app.tokenAudit.flush();
+      return testApp.app.tokenAudit.pending === 0;
+    });
+    expect(await testApp.db.tokenAudit.findMany({ where: { tokenId: servedJti } })).toEqual([
+      expect.objectContaining({ clientId, result: 'issued' }),
+    ]);
+  }, 30_000);
+});
+
 describe('a burst of token requests when the database goes away', () => {
   const jtiOf = (token: string) =>
     JSON.parse(Buffer.from(token.split('.')[1] ?? '', 'base64url').toString('utf8')).jti as string;
@@ -229,30 +283,38 @@ describe('a burst of token requests when the database goes away', () => {
     const basic = (password: string) => ({ ...FORM, authorization: basicAuth(client.clientId, password) });
     const seen: number[] = [];
     for (const progress of [1, 4, 10]) {
+      let answered = 0;
       const requests = Array.from({ length: 24 }, (_, i) => {
         const password = i % 3 === 0 ? 'wrong-secret' : secret;
-        return i % 2 === 0
-          ? inject({
-              method: 'POST',
-              url: '/api/auth/token',
-              payload: { clientId: client.clientId, clientSecret: password },
-            })
-          : inject({
-              method: 'POST',
-              url: '/oauth/token',
-              headers: basic(password),
-              payload: form({ grant_type: 'client_credentials' }),
-            });
+        const request =
+          i % 2 === 0
+            ? inject({
+                method: 'POST',
+                url: '/api/auth/token',
+                payload: { clientId: client.clientId, clientSecret: password },
+              })
+            : inject({
+                method: 'POST',
+                url: '/oauth/token',
+                headers: basic(password),
+                payload: form({ grant_type: 'client_credentials' }),
+              });
+        return request.finally(() => {
+          answered += 1;
+        });
       });
-      const before = await testApp.db.tokenAudit.count({ where: { clientId: client.clientId } });
-      // Cut once the burst is under way: some requests are done, some in flight, some not started.
-      await until(
-        async () => (await testApp.db.tokenAudit.count({ where: { clientId: client.clientId } })) - before >= progress,
-      ).catch(() => {});
+      // Cut once the burst is under way: some requests are answered, some in flight (audit rows are written in
+      // batches, so answers, not rows, tell how far it got).
+      await until(() => answered >= progress).catch(() => {});
       testApp.proxy.cut('reset');
       await new Promise((resolve) => setTimeout(resolve, 30));
       testApp.proxy.restore();
       const responses = await Promise.all(requests);
+      // Rows recorded while the database was away are written once it is back.
+      await until(async () => {
+        await testApp.app.tokenAudit.flush();
+        return testApp.app.tokenAudit.pending === 0;
+      });
 
       const statuses = responses.map((response) => response.statusCode);
       seen.push(...statuses);
@@ -282,6 +344,7 @@ describe('a burst of token requests when the database goes away', () => {
       });
       return { ok: response.statusCode === 200, description: `${response.statusCode} ${response.body}` };
     });
+    await testApp.app.tokenAudit.flush();
     const rows = await testApp.db.tokenAudit.findMany({ where: { result: 'issued' } });
     for (const row of rows) expect(row.tokenId).toEqual(expect.any(String));
   });

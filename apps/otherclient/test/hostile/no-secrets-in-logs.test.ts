@@ -191,7 +191,7 @@ describe('otherclient logs at level trace', () => {
     // The capture works and saw the flows at trace level.
     const output = logged.join('');
     expect(logged.length).toBeGreaterThan(40);
-    expect(output).toContain('"msg":"incoming request"');
+    expect(output).toContain('"msg":"request completed"');
     expect(output).toContain('"msg":"request refused"');
     expect(app.log.level).toBe('trace');
 
@@ -199,7 +199,7 @@ describe('otherclient logs at level trace', () => {
     expect(leaks).toEqual([]);
   });
 
-  // Fastify's request serializer logs `req.url` with its query string ("incoming request"), and the redaction of
+  // Fastify's request serializer logged `req.url` with its query string (now each request's one log line), and the redaction of
   // packages/service-kit/src/logger.ts only covers headers and body-like paths: a client that puts its secret or token in
   // the URL (forbidden by RFC 6749 §2.3.1, discouraged by RFC 6750 §2.3) has it written to the logs. Fix: a `req`
   // serializer in loggerOptions that logs the path and masks the values of the query parameters.
@@ -216,7 +216,7 @@ describe('otherclient logs at level trace', () => {
       payload: form({ grant_type: 'client_credentials' }),
     });
     const output = logged.slice(from).join('');
-    expect(output).toContain('"msg":"incoming request"');
+    expect(output).toContain('"msg":"request completed"');
     expect(output).not.toContain(token);
     expect(output).not.toContain(client.clientSecret);
   });

@@ -14,6 +14,7 @@ import {
   startApp,
   type TestApp,
   type TestClient,
+  untilNotified,
 } from './support.js';
 
 // The defaults: 5 failures, first lock 30 s, doubling up to 900 s, forgotten after 900 s.
@@ -83,10 +84,10 @@ describe('brute-force backoff of the token endpoints', () => {
   }
 
   /** The audit reasons of a client id, sorted (rows written within one millisecond have no reliable order). */
-  function auditReasons(clientId: string) {
-    return testApp.db.tokenAudit
-      .findMany({ where: { clientId }, select: { reason: true } })
-      .then((rows) => rows.map((row) => row.reason ?? '').sort());
+  async function auditReasons(clientId: string) {
+    await Promise.all([testApp.app.tokenAudit.flush(), replica.tokenAudit.flush()]);
+    const rows = await testApp.db.tokenAudit.findMany({ where: { clientId }, select: { reason: true } });
+    return rows.map((row) => row.reason ?? '').sort();
   }
 
   /** `reasons` sorted, to compare with {@link auditReasons}. */
@@ -108,6 +109,7 @@ describe('brute-force backoff of the token endpoints', () => {
     expect(await auditReasons(client.clientId)).toEqual(
       sorted(...Array(5).fill('bad_secret'), 'client_locked', 'locked', 'locked'),
     );
+    await testApp.app.tokenAudit.flush();
     const rows = await testApp.db.tokenAudit.findMany({ where: { clientId: client.clientId } });
     expect(rows.every((row) => row.result === 'failed' && row.grantType === 'api_token' && !row.tokenId)).toBe(true);
   });
@@ -126,6 +128,7 @@ describe('brute-force backoff of the token endpoints', () => {
       }
       expect((await apiToken(client.clientId, client.clientSecret)).json()).toEqual(INVALID_CREDENTIALS);
     });
+    await testApp.app.tokenAudit.flush();
     const rows = await testApp.db.tokenAudit.findMany({
       where: { clientId: client.clientId, reason: { in: ['client_locked', 'locked'] } },
     });
@@ -198,6 +201,23 @@ describe('brute-force backoff of the token endpoints', () => {
     });
     expect(await auditReasons(client.clientId)).toEqual(
       sorted(...Array(5).fill('bad_secret'), 'client_locked', 'locked', 'locked'),
+    );
+  });
+
+  it('honours a lock started on another instance once notified, for a client this one had cached', async () => {
+    const client = await newClient(testApp);
+    await atTime(newClock(), async () => {
+      // Until this instance serves the client from its cache (a read overlapping any notification is not cached).
+      for (let i = 0; i < 50 && testApp.app.clientCache.peek(client.clientId) === undefined; i++) {
+        expect((await apiToken(client.clientId, client.clientSecret)).statusCode).toBe(200);
+      }
+      expect(testApp.app.clientCache.peek(client.clientId)).toBeDefined();
+      expect(await statuses(5, () => apiToken(client.clientId, 'wrong', replica))).toEqual(Array(5).fill(401));
+      await untilNotified(testApp, client.clientId);
+      expect((await apiToken(client.clientId, client.clientSecret, testApp.app)).statusCode).toBe(401);
+    });
+    expect((await auditReasons(client.clientId)).filter((reason) => reason !== 'current_secret')).toEqual(
+      sorted(...Array(5).fill('bad_secret'), 'client_locked', 'locked'),
     );
   });
 

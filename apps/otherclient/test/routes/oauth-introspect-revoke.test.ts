@@ -206,6 +206,7 @@ describe('POST /oauth/introspect (RFC 7662)', () => {
   it('audits a failed client authentication like the token endpoints do', async () => {
     const remoteAddress = freshIp();
     await call('introspect', { clientId: owner.clientId, clientSecret: 'guess' }, { token: 'x' }, { remoteAddress });
+    await testApp.app.tokenAudit.flush();
     expect(await testApp.db.tokenAudit.findMany({ where: { ip: remoteAddress } })).toEqual([
       expect.objectContaining({ clientId: owner.clientId, result: 'failed', reason: 'bad_secret' }),
     ]);

@@ -107,6 +107,7 @@ describe.each([
     });
     expect(payload.exp).toBe((payload.iat as number) + 3600);
 
+    await testApp.app.tokenAudit.flush();
     expect(await testApp.db.tokenAudit.findMany({ where: { ip: remoteAddress } })).toEqual([
       expect.objectContaining({
         clientId: client.clientId,
@@ -135,6 +136,7 @@ describe.each([
       const remoteAddress = freshIp();
       const response = await send(client, { grant_type: 'client_credentials', scope }, remoteAddress);
       expectOAuthError(response, 400, 'invalid_scope');
+      await testApp.app.tokenAudit.flush();
       expect(await testApp.db.tokenAudit.findMany({ where: { ip: remoteAddress } })).toEqual([
         expect.objectContaining({ clientId: client.clientId, result: 'failed', reason: 'invalid_scope' }),
       ]);
@@ -149,6 +151,7 @@ describe.each([
       remoteAddress,
     );
     expectInvalidClient(response);
+    await testApp.app.tokenAudit.flush();
     expect(await testApp.db.tokenAudit.findMany({ where: { ip: remoteAddress } })).toEqual([
       expect.objectContaining({
         clientId: client.clientId,
@@ -157,6 +160,7 @@ describe.each([
         grantType: 'client_credentials',
       }),
     ]);
+    await testApp.app.tokenAudit.flush();
     expect(JSON.stringify(await auditRows(testApp.db))).not.toContain('not-the-secret');
   });
 });
@@ -349,6 +353,7 @@ describe('POST /oauth/token: RFC 6749 §5.2 errors', () => {
     }));
     for (const other of others) expect(other).toEqual(first);
     for (const { reason, ip, credentials } of attempts) {
+      await testApp.app.tokenAudit.flush();
       expect(await testApp.db.tokenAudit.findMany({ where: { ip } })).toEqual([
         expect.objectContaining({
           clientId: credentials.clientId,
@@ -361,6 +366,7 @@ describe('POST /oauth/token: RFC 6749 §5.2 errors', () => {
   });
 
   it('writes no audit row for a malformed request', async () => {
+    await testApp.app.tokenAudit.flush();
     const before = await testApp.db.tokenAudit.count();
     await postToken({ body: '' });
     await postToken({ body: 'grant_type=password' });
@@ -369,6 +375,7 @@ describe('POST /oauth/token: RFC 6749 §5.2 errors', () => {
       headers: { ...FORM, authorization: basicAuth(client.clientId, 'nope') },
     });
     await postToken({ body: '{}', headers: { 'content-type': 'application/json' } });
+    await testApp.app.tokenAudit.flush();
     expect(await testApp.db.tokenAudit.count()).toBe(before);
   });
 

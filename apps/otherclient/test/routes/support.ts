@@ -31,6 +31,18 @@ export async function newClient(testApp: TestApp, input: Partial<NewClient> = {}
   return { clientId: client.clientId, clientSecret };
 }
 
+/**
+ * Waits until the app has been notified (PostgreSQL NOTIFY) of a change made to a client outside it, as by the admin
+ * CLI or another replica: until then its client cache may still hold the client as it was, for milliseconds.
+ */
+export async function untilNotified(testApp: TestApp, clientId: string, ms = 2_000): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (testApp.app.clientCache.peek(clientId) !== undefined) {
+    if (Date.now() > deadline) throw new Error(`client ${clientId} still cached ${ms} ms after its change`);
+    await new Promise((resolve) => setTimeout(resolve, 1));
+  }
+}
+
 let lastAddress = 0;
 /** A client address never used before, hence a rate-limit bucket of its own (`app.inject({ remoteAddress })`). */
 export function freshIp(): string {

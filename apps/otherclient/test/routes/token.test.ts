@@ -14,6 +14,7 @@ import {
   startApp,
   type TestApp,
   type TestClient,
+  untilNotified,
 } from './support.js';
 
 const URL_TOKEN = '/api/auth/token';
@@ -153,6 +154,7 @@ describe('POST /api/auth/token: success', () => {
     const response = await postToken(client, { remoteAddress });
     const token = response.json().data.token as string;
     const jti = JSON.parse(Buffer.from(token.split('.')[1] ?? '', 'base64url').toString()).jti;
+    await testApp.app.tokenAudit.flush();
     const rows = await testApp.db.tokenAudit.findMany({ where: { ip: remoteAddress } });
     expect(rows).toEqual([
       expect.objectContaining({
@@ -164,6 +166,7 @@ describe('POST /api/auth/token: success', () => {
         grantType: 'api_token',
       }),
     ]);
+    await testApp.app.tokenAudit.flush();
     expect(JSON.stringify(await auditRows(testApp.db))).not.toContain(client.clientSecret);
   });
 });
@@ -262,11 +265,13 @@ describe('POST /api/auth/token: validation (400)', () => {
   });
 
   it('writes no audit row for a refused request', async () => {
+    await testApp.app.tokenAudit.flush();
     const before = await testApp.db.tokenAudit.count();
     await postToken({});
     await postToken({ clientId: client.clientId, clientSecret: '' });
     await postToken({ ...client, extra: true });
     await postRaw('{', 'application/json');
+    await testApp.app.tokenAudit.flush();
     expect(await testApp.db.tokenAudit.count()).toBe(before);
   });
 });
@@ -294,6 +299,7 @@ describe('POST /api/auth/token: invalid credentials (401)', () => {
     for (const other of others) expect(other).toEqual(first);
 
     for (const attempt of attempts) {
+      await testApp.app.tokenAudit.flush();
       const rows = await testApp.db.tokenAudit.findMany({ where: { ip: attempt.ip } });
       expect(rows).toEqual([
         expect.objectContaining({
@@ -305,6 +311,7 @@ describe('POST /api/auth/token: invalid credentials (401)', () => {
         }),
       ]);
     }
+    await testApp.app.tokenAudit.flush();
     const allRows = JSON.stringify(await auditRows(testApp.db));
     expect(allRows).not.toContain('wrong-secret');
     expect(allRows).not.toContain(disabled.clientSecret);
@@ -359,6 +366,7 @@ describe('POST /api/auth/token: secret rotation and client status', () => {
     const newIp = freshIp();
     expect((await postToken(rotating, { remoteAddress: oldIp })).statusCode).toBe(200);
     expect((await postToken({ ...rotating, clientSecret: newSecret }, { remoteAddress: newIp })).statusCode).toBe(200);
+    await testApp.app.tokenAudit.flush();
     expect(await testApp.db.tokenAudit.findMany({ where: { ip: { in: [oldIp, newIp] } } })).toEqual(
       expect.arrayContaining([
         expect.objectContaining({ ip: oldIp, result: 'issued', reason: 'previous_secret' }),
@@ -375,6 +383,7 @@ describe('POST /api/auth/token: secret rotation and client status', () => {
       const refused = await postToken(rotating, { remoteAddress: refusedIp });
       expect(refused.statusCode).toBe(401);
       expect(refused.json()).toEqual(INVALID_CREDENTIALS);
+      await testApp.app.tokenAudit.flush();
       expect(await testApp.db.tokenAudit.findMany({ where: { ip: refusedIp } })).toEqual([
         expect.objectContaining({ result: 'failed', reason: 'bad_secret' }),
       ]);
@@ -395,10 +404,15 @@ describe('POST /api/auth/token: secret rotation and client status', () => {
     expect((await postToken({ ...rotating, clientSecret: newSecret })).statusCode).toBe(200);
   });
 
-  it('refuses a disabled client at once and accepts it again once enabled', async () => {
+  it('refuses a disabled client as soon as the change is notified, and accepts it again once enabled', async () => {
     const toggled = await newClient(testApp, { name: 'Toggled' });
-    expect((await postToken(toggled)).statusCode).toBe(200);
+    // Until it is served from the cache (a read that overlapped any notification is not cached: another try).
+    for (let i = 0; i < 50 && testApp.app.clientCache.peek(toggled.clientId) === undefined; i++) {
+      expect((await postToken(toggled)).statusCode).toBe(200);
+    }
+    expect(testApp.app.clientCache.peek(toggled.clientId)).toBeDefined();
     await setClientStatus(testApp.db, toggled.clientId, 'disabled', 'vitest');
+    await untilNotified(testApp, toggled.clientId);
     const refused = await postToken(toggled);
     expect(refused.statusCode).toBe(401);
     expect(refused.json()).toEqual(INVALID_CREDENTIALS);
@@ -417,6 +431,7 @@ describe('POST /api/auth/token: rate limit (RATE_LIMIT_CREDENTIALS_PER_MINUTE=3)
       );
     }
     expect(statuses).toEqual([401, 401, 401]);
+    await testApp.app.tokenAudit.flush();
     const auditBefore = await testApp.db.tokenAudit.count();
 
     // Even the right credentials are refused now, without reaching the credential check.
@@ -431,6 +446,7 @@ describe('POST /api/auth/token: rate limit (RATE_LIMIT_CREDENTIALS_PER_MINUTE=3)
     expect(Number.isInteger(retryAfter)).toBe(true);
     expect(retryAfter).toBeGreaterThan(0);
     expect(retryAfter).toBeLessThanOrEqual(60);
+    await testApp.app.tokenAudit.flush();
     expect(await testApp.db.tokenAudit.count()).toBe(auditBefore);
 
     // Other addresses are not affected.
@@ -447,6 +463,7 @@ describe('POST /api/auth/token: rate limit (RATE_LIMIT_CREDENTIALS_PER_MINUTE=3)
       );
     }
     expect(statuses).toEqual([401, 401, 401, 429]);
+    await testApp.app.tokenAudit.flush();
     const rows = await testApp.db.tokenAudit.findMany({ where: { clientId: 'forger' } });
     expect(rows.map((row) => row.ip)).toEqual([remoteAddress, remoteAddress, remoteAddress]);
   });

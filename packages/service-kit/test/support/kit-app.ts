@@ -8,7 +8,7 @@ import {
   type ErrorHandlerOptions,
   errorHandler,
   rateLimitPlugin,
-  requestIdHeader,
+  requestLogging,
   securityOptions,
   securityPlugin,
 } from '../../src/index.js';
@@ -43,7 +43,7 @@ export async function buildKitApp(options: KitAppOptions = {}) {
     ...baseFastifyOptions(config, 'test'),
     logger: { level: 'info', stream: { write: (line: string) => logLines.push(JSON.parse(line)) } },
   });
-  await app.register(requestIdHeader);
+  await app.register(requestLogging);
   await app.register(errorHandler, options.statusOverrides ? { statusOverrides: options.statusOverrides } : {});
   await app.register(securityPlugin, securityOptions({ CORS_ORIGINS: options.CORS_ORIGINS }));
   await app.register(rateLimitPlugin, {

@@ -249,6 +249,8 @@ export const credentialsRoutes: FastifyPluginAsyncTypebox<CredentialsRoutesOptio
           originOf(request),
         );
       });
+      // Committed: this replica refuses the token at once, the others when the database notifies them.
+      app.sessionCache.forgetSessions([caller.sessionId]);
       return { message: 'Session and tokens revoked successfully' };
     },
   );

@@ -8,9 +8,14 @@ import {
   SessionListResponse,
 } from '@mxp/contracts';
 import { HttpError } from '@mxp/service-kit';
-import { callerOf } from '../../plugins/auth.js';
+import { bearerChallenge, callerOf } from '../../plugins/auth.js';
 import { recordLog } from '../../services/audit.js';
-import { activeSessionWhere, listActiveSessions, revokeSessions } from '../../services/sessions.js';
+import {
+  activeSessionWhere,
+  findActiveSession,
+  listActiveSessions,
+  revokeSessionIds,
+} from '../../services/sessions.js';
 import { originOf } from '../origin.js';
 
 const unauthorized = { 401: ErrorEnvelope, 503: ErrorEnvelope };
@@ -31,7 +36,14 @@ export const sessionRoutes: FastifyPluginAsyncTypebox = async (app) => {
       },
     },
     async (request) => {
-      const { session } = callerOf(request);
+      const caller = callerOf(request);
+      // Validation keeps only what it needs of the session; this answer shows the rest of the row.
+      const session = await findActiveSession(app.db, caller.sessionId, caller.userId, new Date());
+      // Ended between the check and this read (a logout elsewhere): refused as the check itself would now refuse it.
+      if (!session) {
+        const challenge = bearerChallenge({ refused: 'session_inactive' });
+        throw new HttpError('UNAUTHORIZED', { headers: { 'www-authenticate': challenge } });
+      }
       return {
         user_id: session.userId,
         session_id: session.id,
@@ -84,8 +96,8 @@ export const sessionRoutes: FastifyPluginAsyncTypebox = async (app) => {
       const now = new Date();
       const target = { id: request.params.session_id, userId: caller.userId, ...activeSessionWhere(now) };
       const closed = await app.db.$transaction(async (tx) => {
-        const count = await revokeSessions(tx, target, 'closed_by_user', now);
-        if (count > 0) {
+        const revoked = await revokeSessionIds(tx, target, 'closed_by_user', now);
+        if (revoked.length > 0) {
           await recordLog(
             tx,
             {
@@ -99,10 +111,12 @@ export const sessionRoutes: FastifyPluginAsyncTypebox = async (app) => {
             originOf(request),
           );
         }
-        return count;
+        return revoked;
       });
-      if (closed === 0) throw new HttpError('NOT_FOUND');
-      return { message: 'Session revoked successfully', revoked_count: closed };
+      // Committed: this replica refuses the session at once, the others when the database notifies them.
+      app.sessionCache.forgetSessions(closed);
+      if (closed.length === 0) throw new HttpError('NOT_FOUND');
+      return { message: 'Session revoked successfully', revoked_count: closed.length };
     },
   );
 
@@ -119,7 +133,7 @@ export const sessionRoutes: FastifyPluginAsyncTypebox = async (app) => {
       const caller = callerOf(request);
       const now = new Date();
       const closed = await app.db.$transaction(async (tx) => {
-        const count = await revokeSessions(
+        const revoked = await revokeSessionIds(
           tx,
           { userId: caller.userId, id: { not: caller.sessionId }, ...activeSessionWhere(now) },
           'closed_by_user',
@@ -133,13 +147,14 @@ export const sessionRoutes: FastifyPluginAsyncTypebox = async (app) => {
             success: true,
             sessionId: caller.sessionId,
             applicationId: caller.applicationId,
-            details: { count },
+            details: { count: revoked.length },
           },
           originOf(request),
         );
-        return count;
+        return revoked;
       });
-      return { message: 'Other sessions revoked successfully', revoked_count: closed };
+      app.sessionCache.forgetSessions(closed);
+      return { message: 'Other sessions revoked successfully', revoked_count: closed.length };
     },
   );
 };

@@ -8,9 +8,13 @@ import {
 } from '@mxp/contracts';
 import { HttpError } from '@mxp/service-kit';
 import { bearerChallenge } from '../../plugins/auth.js';
-import { refreshSession } from '../../services/sessions.js';
+import { refreshSession } from '../../services/refresh.js';
+import { sessionOfRefreshToken } from '../../services/session-cache.js';
 import { issueSessionAccessToken } from '../../services/tokens.js';
 import { originOf } from '../origin.js';
+
+// An answer about a token is never to be cached by an intermediary, nor sniffed as anything but JSON.
+const MACHINE_CALLER_HEADERS = { 'cache-control': 'no-store', 'x-content-type-options': 'nosniff' } as const;
 
 export interface TokenRoutesOptions {
   issuer: string;
@@ -47,6 +51,12 @@ export const tokenRoutes: FastifyPluginAsyncTypebox<TokenRoutesOptions> = async 
       );
       if (!outcome.ok) {
         request.log.info({ reason: outcome.reason }, 'refresh refused');
+        if (outcome.reason === 'reuse_detected') {
+          // The reuse revoked the session (committed): this replica refuses its access tokens at once, the others
+          // when the database notifies them (which also covers a failure of this lookup).
+          const sessionId = await sessionOfRefreshToken(app.db, request.body.refresh_token).catch(() => undefined);
+          if (sessionId !== undefined) app.sessionCache.forgetSessions([sessionId]);
+        }
         throw new HttpError('INVALID_REFRESH_TOKEN');
       }
       const { session, refreshToken } = outcome;
@@ -54,7 +64,7 @@ export const tokenRoutes: FastifyPluginAsyncTypebox<TokenRoutesOptions> = async 
         app.signingKeys,
         options.issuer,
         session,
-        session.application.accessTokenTtlSeconds,
+        session.accessTokenTtlSeconds,
         now,
       );
       reply.headers({ 'cache-control': 'no-store', pragma: 'no-cache' });
@@ -73,12 +83,17 @@ export const tokenRoutes: FastifyPluginAsyncTypebox<TokenRoutesOptions> = async 
     {
       // Gateways call this for every request they route: limited per token, never per caller address.
       config: { rateLimit: app.rateLimits.perBearerToken },
+      // Only gateways and WebSocket servers call it, never a browser, so the browser-protection headers (CSP, framing,
+      // HSTS) would be bytes and CPU spent on every routed request for nothing; the ones that still matter to a
+      // machine caller are sent in the handler.
+      helmet: false,
       schema: {
         summary: 'Whether the Bearer access token is valid and its session active (used by gateways)',
         response: { 200: ValidateResponse, 401: ValidateErrorResponse, 429: ErrorEnvelope, 503: ErrorEnvelope },
       },
     },
-    async (request) => {
+    async (request, reply) => {
+      reply.headers(MACHINE_CALLER_HEADERS);
       const caller = await app.identifyCaller(request);
       if ('refused' in caller) {
         throw new HttpError('UNAUTHORIZED', {

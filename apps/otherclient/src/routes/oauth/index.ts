@@ -17,9 +17,7 @@ import {
   revokeAccessToken,
 } from '../../services/access-tokens.js';
 import { authenticateClientWithBackoff, type BackoffPolicy } from '../../services/backoff.js';
-import { recordClientUse } from '../../services/clients.js';
 import { grantedScopes } from '../../services/scopes.js';
-import { recordTokenRequest } from '../../services/token-audit.js';
 import { CLIENT_AUTH_CHALLENGE, clientCredentialsFrom, type PresentedClientCredentials } from './client-credentials.js';
 import { OAuthError } from './oauth-error.js';
 
@@ -70,8 +68,9 @@ export const oauthRoutes: FastifyPluginAsyncTypebox<OAuthRoutesOptions> = async 
     body: { client_id?: string | undefined; client_secret?: string | undefined },
     endpoint: 'client_credentials' | 'introspection' | 'revocation',
   ) {
-    const refuse = async (clientId: string | undefined, reason: string) => {
-      await recordTokenRequest(app.db, { clientId, ip: request.ip, result: 'failed', reason, grantType: endpoint });
+    const now = new Date();
+    const refuse = (clientId: string | undefined, reason: string) => {
+      app.tokenAudit.record({ clientId, ip: request.ip, result: 'failed', reason, grantType: endpoint }, now);
       return new OAuthError('invalid_client', 'Client authentication failed', CLIENT_AUTH_CHALLENGE);
     };
     let presented: PresentedClientCredentials;
@@ -79,7 +78,7 @@ export const oauthRoutes: FastifyPluginAsyncTypebox<OAuthRoutesOptions> = async 
       presented = clientCredentialsFrom(request.headers.authorization, body);
     } catch (error) {
       if (error instanceof OAuthError && error.error === 'invalid_client') {
-        throw await refuse(body.client_id, 'malformed_credentials');
+        throw refuse(body.client_id, 'malformed_credentials');
       }
       throw error;
     }
@@ -89,24 +88,29 @@ export const oauthRoutes: FastifyPluginAsyncTypebox<OAuthRoutesOptions> = async 
       backoff,
       presented.clientId,
       presented.clientSecret,
+      now,
+      app.clientCache,
     );
     if (!authentication.ok) {
-      const refusal = await refuse(presented.clientId, authentication.reason);
+      const refusal = refuse(presented.clientId, authentication.reason);
       if (authentication.lockStarted) {
         const { seconds, count, until } = authentication.lockStarted;
         request.log.warn({ lockSeconds: seconds, lockCount: count, lockedUntil: until }, 'client locked');
-        await recordTokenRequest(app.db, {
-          clientId: presented.clientId,
-          ip: request.ip,
-          result: 'failed',
-          reason: 'client_locked',
-          grantType: endpoint,
-        });
+        app.tokenAudit.record(
+          {
+            clientId: presented.clientId,
+            ip: request.ip,
+            result: 'failed',
+            reason: 'client_locked',
+            grantType: endpoint,
+          },
+          now,
+        );
       }
       // Locked or not, the same invalid_client: a lock must not tell a guesser anything (not even that it exists).
       throw refusal;
     }
-    return authentication;
+    return { ...authentication, now };
   }
 
   // Every endpoint that checks a client secret shares one counter per address, so guesses cannot be spread.
@@ -129,30 +133,24 @@ export const oauthRoutes: FastifyPluginAsyncTypebox<OAuthRoutesOptions> = async 
       if (body.grant_type !== 'client_credentials') {
         throw new OAuthError('unsupported_grant_type', 'Only grant_type=client_credentials is supported');
       }
-      const { client, usedPreviousSecret } = await authenticate(request, body, 'client_credentials');
+      const { client, usedPreviousSecret, now } = await authenticate(request, body, 'client_credentials');
       const scopes = grantedScopes(client.allowedScopes, body.scope);
+      const audit = { clientId: client.id, ip: request.ip, grantType: 'client_credentials' } as const;
       if (scopes === undefined) {
-        await recordTokenRequest(app.db, {
-          clientId: client.id,
-          ip: request.ip,
-          result: 'failed',
-          reason: 'invalid_scope',
-          grantType: 'client_credentials',
-        });
+        app.tokenAudit.record({ ...audit, result: 'failed', reason: 'invalid_scope' }, now);
         throw new OAuthError('invalid_scope', 'A requested scope is not allowed for this client');
       }
-      const issued = await issueAccessToken(app.signingKeys, client, scopes, settings);
-      await Promise.all([
-        recordTokenRequest(app.db, {
-          clientId: client.id,
-          ip: request.ip,
+      const issued = await issueAccessToken(app.signingKeys, client, scopes, settings, now);
+      // Also the client's "last used" (written with the audit batch, at most once a minute).
+      app.tokenAudit.record(
+        {
+          ...audit,
           result: 'issued',
           reason: usedPreviousSecret ? 'previous_secret' : 'current_secret',
           tokenId: issued.jti,
-          grantType: 'client_credentials',
-        }),
-        recordClientUse(app.db, client),
-      ]);
+        },
+        now,
+      );
       reply.headers(NO_STORE);
       return {
         access_token: issued.token,

@@ -8,8 +8,6 @@ import {
   issueAccessToken,
 } from '../../services/access-tokens.js';
 import { authenticateClientWithBackoff, type BackoffPolicy } from '../../services/backoff.js';
-import { recordClientUse } from '../../services/clients.js';
-import { recordTokenRequest } from '../../services/token-audit.js';
 
 export interface TokenRoutesOptions {
   settings: AccessTokenSettings;
@@ -44,31 +42,41 @@ export const tokenRoutes: FastifyPluginAsyncTypebox<TokenRoutesOptions> = async 
     },
     async (request, reply) => {
       const { clientId, clientSecret } = request.body;
-      const authentication = await authenticateClientWithBackoff(app.db, pepper, backoff, clientId, clientSecret);
+      const now = new Date();
+      const authentication = await authenticateClientWithBackoff(
+        app.db,
+        pepper,
+        backoff,
+        clientId,
+        clientSecret,
+        now,
+        app.clientCache,
+      );
       if (!authentication.ok) {
         const failure = { clientId, ip: request.ip, result: 'failed', grantType: 'api_token' } as const;
-        await recordTokenRequest(app.db, { ...failure, reason: authentication.reason });
+        app.tokenAudit.record({ ...failure, reason: authentication.reason }, now);
         if (authentication.lockStarted) {
           const { seconds, count, until } = authentication.lockStarted;
           request.log.warn({ lockSeconds: seconds, lockCount: count, lockedUntil: until }, 'client locked');
-          await recordTokenRequest(app.db, { ...failure, reason: 'client_locked' });
+          app.tokenAudit.record({ ...failure, reason: 'client_locked' }, now);
         }
         // Locked or not, the same answer: a lock must not tell a guesser anything (not even that it exists).
         throw new HttpError('INVALID_CREDENTIALS');
       }
       const { client } = authentication;
-      const issued = await issueAccessToken(app.signingKeys, client, client.allowedScopes, settings);
-      await Promise.all([
-        recordTokenRequest(app.db, {
-          clientId,
+      const issued = await issueAccessToken(app.signingKeys, client, client.allowedScopes, settings, now);
+      // Also the client's "last used" (written with the audit batch, at most once a minute).
+      app.tokenAudit.record(
+        {
+          clientId: client.id,
           ip: request.ip,
           result: 'issued',
           reason: authentication.usedPreviousSecret ? 'previous_secret' : 'current_secret',
           tokenId: issued.jti,
           grantType: 'api_token',
-        }),
-        recordClientUse(app.db, client),
-      ]);
+        },
+        now,
+      );
       reply.headers(NO_STORE);
       return {
         code: 200,

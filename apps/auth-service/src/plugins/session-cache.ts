@@ -1,0 +1,55 @@
+import type { ChangeFeed } from '@mxp/db/change-feed';
+import { startAppChangeFeed } from '@mxp/service-kit';
+import type { FastifyInstance } from 'fastify';
+import fp from 'fastify-plugin';
+import { SESSION_CACHE_CHANNELS, SessionCache, VerifiedTokenCache } from '../services/session-cache.js';
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    /** Active sessions for validation, kept exact by the database's change notifications. */
+    sessionCache: SessionCache;
+    /** Claims of access tokens already verified, so a token presented again skips its signature check. */
+    verifiedTokens: VerifiedTokenCache;
+  }
+}
+
+export interface SessionCachePluginOptions {
+  /** Where to LISTEN (the app's database). */
+  listenUrl: string;
+  /** 0: no session cache and no LISTEN connection (every validation reads the database). */
+  maxEntries: number;
+  maxAgeMs: number;
+  /** Longest the cache serves without its feed confirming it missed nothing (heartbeats go three times as often). */
+  maxStalenessMs: number;
+  /** 0: every token's signature is verified on every call. */
+  verifiedTokenMaxEntries: number;
+}
+
+/** `application_name` of the LISTEN connection (to find it in `pg_stat_activity`). */
+export const CHANGE_FEED_APPLICATION_NAME = 'mxp-auth-service-session-cache';
+
+/** A feed that never vouches, for when the cache is off: nothing is ever served from memory. */
+const NO_FEED: ChangeFeed = { isCurrent: () => false, epoch: 0, generation: 0, close: async () => {} };
+
+/** Starts the change feed with the app (closed with it); decorates `sessionCache` and `verifiedTokens`. */
+export const sessionCachePlugin = fp<SessionCachePluginOptions>(
+  async (app: FastifyInstance, options) => {
+    let feed = NO_FEED;
+    // Assigned before the feed can deliver anything: it only listens once this function has returned.
+    let cache: SessionCache | undefined;
+    if (options.maxEntries > 0) {
+      feed = startAppChangeFeed(app, 'session cache', 'validating against the database until it is back', {
+        connectionString: options.listenUrl,
+        channels: Object.values(SESSION_CACHE_CHANNELS),
+        applicationName: CHANGE_FEED_APPLICATION_NAME,
+        heartbeatMs: Math.floor(options.maxStalenessMs / 3),
+        maxStalenessMs: options.maxStalenessMs,
+        onNotification: (channel, payload) => cache?.onNotification(channel, payload),
+      });
+    }
+    cache = new SessionCache(app.db, feed, { maxEntries: options.maxEntries, maxAgeMs: options.maxAgeMs });
+    app.decorate('sessionCache', cache);
+    app.decorate('verifiedTokens', new VerifiedTokenCache(options.verifiedTokenMaxEntries));
+  },
+  { name: 'mxp-session-cache', fastify: '5.x', dependencies: ['mxp-db'] },
+);

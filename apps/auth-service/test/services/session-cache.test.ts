@@ -1,0 +1,71 @@
+import { JwtCoreError } from '@mxp/jwt-core';
+import { describe, expect, it } from 'vitest';
+import { VerifiedTokenCache } from '../../src/services/session-cache.js';
+import type { AccessTokenClaims } from '../../src/services/tokens.js';
+
+const EXP = 2_000_000_000;
+
+function claims(sessionId: string, exp = EXP): AccessTokenClaims {
+  return { userId: 'u', sessionId, applicationId: 'a', jti: `j-${sessionId}`, exp };
+}
+
+/** A verifier that counts its calls. */
+function verifier(result: AccessTokenClaims | Error) {
+  const calls = { count: 0 };
+  return {
+    calls,
+    verify: async () => {
+      calls.count++;
+      if (result instanceof Error) throw result;
+      return result;
+    },
+  };
+}
+
+const at = (seconds: number) => new Date(seconds * 1000);
+
+describe('VerifiedTokenCache', () => {
+  it('verifies a token once, then answers from memory until its exp (as jose: expired at exp)', async () => {
+    const cache = new VerifiedTokenCache(10);
+    const { calls, verify } = verifier(claims('s1'));
+    expect(await cache.verify('t1', at(EXP - 100), verify)).toEqual(claims('s1'));
+    expect(await cache.verify('t1', at(EXP - 1), verify)).toEqual(claims('s1'));
+    expect(await cache.verify('t1', new Date(EXP * 1000 - 1), verify)).toEqual(claims('s1'));
+    expect(calls.count).toBe(1);
+    // From exp on, the token is verified again (and the verifier refuses it as expired).
+    const expired = new JwtCoreError('ERR_JWT_EXPIRED', 'expired');
+    await expect(cache.verify('t1', at(EXP), verifier(expired).verify)).rejects.toBe(expired);
+    expect(cache.size).toBe(0);
+  });
+
+  it('keeps no failure: a refused token is verified again each time', async () => {
+    const cache = new VerifiedTokenCache(10);
+    const { calls, verify } = verifier(new JwtCoreError('ERR_JWS_SIGNATURE_INVALID', 'bad'));
+    for (let i = 0; i < 3; i++) await expect(cache.verify('forged', at(0), verify)).rejects.toThrow('bad');
+    expect(calls.count).toBe(3);
+    expect(cache.size).toBe(0);
+  });
+
+  it('tells tokens apart by their whole content, and keeps at most maxEntries (oldest out first)', async () => {
+    const cache = new VerifiedTokenCache(2);
+    await cache.verify('a.b.c', at(0), verifier(claims('s1')).verify);
+    await cache.verify('a.b.d', at(0), verifier(claims('s2')).verify);
+    await cache.verify('a.b.e', at(0), verifier(claims('s3')).verify);
+    expect(cache.size).toBe(2);
+    const again = verifier(claims('s1'));
+    await cache.verify('a.b.c', at(0), again.verify);
+    expect(again.calls.count).toBe(1);
+    const kept = verifier(claims('never'));
+    expect(await cache.verify('a.b.e', at(0), kept.verify)).toEqual(claims('s3'));
+    expect(kept.calls.count).toBe(0);
+  });
+
+  it('with 0 entries verifies every time', async () => {
+    const cache = new VerifiedTokenCache(0);
+    const { calls, verify } = verifier(claims('s1'));
+    await cache.verify('t', at(0), verify);
+    await cache.verify('t', at(0), verify);
+    expect(calls.count).toBe(2);
+    expect(cache.size).toBe(0);
+  });
+});

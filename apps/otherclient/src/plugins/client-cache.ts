@@ -1,0 +1,51 @@
+import type { ApiClient } from '@mxp/db';
+import { NotifiedCache } from '@mxp/db/change-feed';
+import { startAppChangeFeed } from '@mxp/service-kit';
+import fp from 'fastify-plugin';
+import { BACKOFF_CHANGES_CHANNEL, CLIENT_CHANGES_CHANNEL, ClientCache } from '../services/client-cache.js';
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    /** The clients authentication may use without reading the database (see services/client-cache.ts). */
+    clientCache: ClientCache;
+  }
+}
+
+export interface ClientCachePluginOptions {
+  databaseUrl: string;
+  /** CLIENT_CACHE_MAX_ENTRIES: 0 caches nothing and opens no listening connection. */
+  maxEntries: number;
+  connectTimeoutMs: number;
+}
+
+// Notifications keep entries exact; this only bounds the damage of a change made with the triggers bypassed.
+const MAX_AGE_MS = 60_000;
+
+/**
+ * The client cache of this replica. A dedicated connection LISTENs for changes of clients and of backoff rows (any
+ * replica's, this one's included) and drops the ids they name; while that connection is down or silent the cache
+ * serves nothing and every request reads the database (see packages/db/src/change-feed.ts).
+ */
+export const clientCachePlugin = fp<ClientCachePluginOptions>(
+  async (app, options) => {
+    if (options.maxEntries === 0) {
+      app.decorate('clientCache', new ClientCache(app.db));
+      return;
+    }
+    let clientCache: ClientCache | undefined;
+    const feed = startAppChangeFeed(app, 'client cache', 'clients read from the database', {
+      connectionString: options.databaseUrl,
+      channels: [CLIENT_CHANGES_CHANNEL, BACKOFF_CHANGES_CHANNEL],
+      // Both payloads are a client id (a backoff key is the client id as presented).
+      onNotification: (_channel, clientId) => clientCache?.invalidate(clientId),
+      connectTimeoutMs: options.connectTimeoutMs,
+      applicationName: 'otherclient-client-cache',
+    });
+    clientCache = new ClientCache(
+      app.db,
+      new NotifiedCache<ApiClient>(feed, { maxEntries: options.maxEntries, maxAgeMs: MAX_AGE_MS }),
+    );
+    app.decorate('clientCache', clientCache);
+  },
+  { name: 'otherclient-client-cache', fastify: '5.x', dependencies: ['mxp-db'] },
+);
