@@ -18,7 +18,7 @@ export {
 } from './rate-limit.js';
 export { requestGuards } from './request-guards.js';
 export { requestLogging } from './request-logging.js';
-export { type SecurityPluginOptions, securityOptions, securityPlugin } from './security.js';
+export { helmetHeaders, type SecurityPluginOptions, securityOptions, securityPlugin } from './security.js';
 export { startService } from './server.js';
 export { issuerOf, loadSigningKeys, SigningKeyConfigProperties, signingKeysPlugin } from './signing-keys.js';
 export { describeMissingBody, describeValidationErrors, validatorCompiler } from './validation.js';

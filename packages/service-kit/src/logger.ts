@@ -19,6 +19,7 @@ export const REDACTED_PATHS = [
 
 /** A URL as logged: query values are blanked, since a careless client may put a token or a secret there. */
 export function urlForLog(url: string): string {
+  if (!url.includes('?')) return url;
   return url.replace(/([?&][^=&#]*=)[^&#]*/g, '$1[redacted]');
 }
 

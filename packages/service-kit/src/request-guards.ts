@@ -45,9 +45,10 @@ const MESSAGES: Record<Refusal, string> = {
 export const requestGuards = fp(
   async (app) => {
     app.removeContentTypeParser('text/plain');
-    app.addHook('preValidation', async (request) => {
+    // A callback hook: every request runs it, and an async one costs a promise more.
+    app.addHook('preValidation', (request, _reply, done) => {
       const refusal = refusalOf(request.body) ?? refusalOf(request.query) ?? refusalOf(request.params);
-      if (refusal) throw new HttpError('VALIDATION_FAILED', { errors: [MESSAGES[refusal]] });
+      done(refusal ? new HttpError('VALIDATION_FAILED', { errors: [MESSAGES[refusal]] }) : undefined);
     });
   },
   { name: 'mxp-request-guards', fastify: '5.x' },

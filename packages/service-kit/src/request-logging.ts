@@ -16,16 +16,23 @@ declare module 'fastify' {
  * route, status, latency, client address and subject. Fastify's own two lines per request ("incoming request",
  * "request completed") are turned off in `baseFastifyOptions`: one line carries everything and costs half as much.
  * The request id is also echoed in `X-Request-Id`, so a client's bug report can be matched with the line.
+ *
+ * The line goes through a child logger without pino's redaction: its fields are built here and hold no secret (the
+ * query values are already blanked), and redaction's wildcard paths cost more than the rest of the line (measured
+ * ~11 vs ~4.5 µs per line). Every other line keeps the redaction.
  */
 export const requestLogging = fp(
   async (app) => {
+    const accessLog = app.log.child({}, { redact: [] });
     app.decorateRequest('subject', undefined);
-    app.addHook('onRequest', async (request, reply) => {
+    app.addHook('onRequest', (request, reply, done) => {
       reply.header('x-request-id', request.id);
+      done();
     });
-    app.addHook('onResponse', async (request, reply) => {
+    app.addHook('onResponse', (request, reply, done) => {
       const statusCode = reply.statusCode;
       const line = {
+        reqId: request.id,
         method: request.method,
         url: urlForLog(request.url),
         route: request.routeOptions.url,
@@ -34,8 +41,9 @@ export const requestLogging = fp(
         ip: request.ip,
         subject: request.subject,
       };
-      if (statusCode >= 500) request.log.error(line, 'request completed');
-      else request.log.info(line, 'request completed');
+      if (statusCode >= 500) accessLog.error(line, 'request completed');
+      else accessLog.info(line, 'request completed');
+      done();
     });
   },
   { name: 'mxp-request-logging', fastify: '5.x' },

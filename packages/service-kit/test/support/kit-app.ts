@@ -60,7 +60,11 @@ export async function buildKitApp(options: KitAppOptions = {}) {
   app.post('/svc/login', { config: credentials }, async (request) => ({ ip: request.ip }));
   app.post('/svc/grouped/a', { config: grouped }, async () => ({ route: 'a' }));
   app.post('/svc/grouped/b', { config: grouped }, async () => ({ route: 'b' }));
-  app.post('/svc/validate', { config: { rateLimit: app.rateLimits.perBearerToken } }, async () => ({ valid: true }));
+  app.post(
+    '/svc/validate',
+    { config: { rateLimit: app.rateLimits.perBearerToken, securityHeaders: false } },
+    async () => ({ valid: true }),
+  );
   app.post('/svc/echo', async (request) => ({ received: JSON.stringify(request.body).length }));
   await app.ready();
 

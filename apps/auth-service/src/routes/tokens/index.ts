@@ -82,11 +82,9 @@ export const tokenRoutes: FastifyPluginAsyncTypebox<TokenRoutesOptions> = async 
     '/token/validate',
     {
       // Gateways call this for every request they route: limited per token, never per caller address.
-      config: { rateLimit: app.rateLimits.perBearerToken },
-      // Only gateways and WebSocket servers call it, never a browser, so the browser-protection headers (CSP, framing,
-      // HSTS) would be bytes and CPU spent on every routed request for nothing; the ones that still matter to a
-      // machine caller are sent in the handler.
-      helmet: false,
+      // Only gateways and WebSocket servers call it, never a browser: no browser-protection headers (CSP, framing,
+      // HSTS); the ones that still matter to a machine caller are sent in the handler.
+      config: { rateLimit: app.rateLimits.perBearerToken, securityHeaders: false },
       schema: {
         summary: 'Whether the Bearer access token is valid and its session active (used by gateways)',
         response: { 200: ValidateResponse, 401: ValidateErrorResponse, 429: ErrorEnvelope, 503: ErrorEnvelope },
