@@ -1,6 +1,6 @@
 import { type FastifyReply, type FastifyServerOptions, LogController } from 'fastify';
 import { errorEnvelope } from './http-error.js';
-import { loggerOptions, requestIdFrom, trustProxyOption } from './logger.js';
+import { lazyChildLoggerFactory, loggerOptions, requestIdFrom, trustProxyOption } from './logger.js';
 
 /** The Fastify server options both services start from (logging, request ids, proxies, body size). */
 export function baseFastifyOptions(
@@ -12,6 +12,7 @@ export function baseFastifyOptions(
     genReqId: requestIdFrom,
     // `requestLogging` writes one line per request instead of Fastify's two.
     logController: new LogController({ disableRequestLogging: true }),
+    childLoggerFactory: lazyChildLoggerFactory,
     trustProxy: trustProxyOption(config.TRUST_PROXY),
     bodyLimit: config.BODY_LIMIT_BYTES,
     // Reject requests that arrive while closing with 503, so the ingress retries on another replica.

@@ -1,7 +1,9 @@
 import { Writable } from 'node:stream';
 import Fastify, { LogController } from 'fastify';
+import pino from 'pino';
 import { describe, expect, it } from 'vitest';
-import { loggerOptions, requestIdFrom, trustProxyOption, urlForLog } from '../src/logger.js';
+import { baseFastifyOptions } from '../src/fastify-options.js';
+import { lazyChildLoggerFactory, loggerOptions, requestIdFrom, trustProxyOption, urlForLog } from '../src/logger.js';
 import { requestLogging } from '../src/request-logging.js';
 
 describe('loggerOptions', () => {
@@ -93,5 +95,76 @@ describe('requestLogging', () => {
       subject: 'user:42',
     });
     expect(typeof completed[0]?.responseTimeMs).toBe('number');
+  });
+});
+
+describe('lazyChildLoggerFactory (request loggers made on first use)', () => {
+  function capture() {
+    const lines: Array<Record<string, unknown>> = [];
+    const stream = new Writable({
+      write(chunk, _encoding, done) {
+        lines.push(JSON.parse(chunk.toString()));
+        done();
+      },
+    });
+    const logger = pino({ level: 'info', redact: { paths: ['*.password'], censor: '[redacted]' } }, stream);
+    return { lines, logger };
+  }
+
+  it('makes no pino child until something logs, then logs exactly as the child would', () => {
+    const { lines, logger } = capture();
+    const made: unknown[] = [];
+    const parent = Object.assign(Object.create(logger), {
+      child: (...args: Parameters<typeof logger.child>) => {
+        made.push(args[0]);
+        return logger.child(...args);
+      },
+    });
+    const requestLog = lazyChildLoggerFactory(parent, { reqId: 'req-1' }, {});
+    expect(made).toEqual([]);
+    requestLog.info({ user: { password: 'hunter2' } }, 'signed in');
+    requestLog.warn('second line');
+    expect(made).toEqual([{ reqId: 'req-1' }]);
+    expect(lines).toEqual([
+      expect.objectContaining({ level: 30, reqId: 'req-1', user: { password: '[redacted]' }, msg: 'signed in' }),
+      expect.objectContaining({ level: 40, reqId: 'req-1', msg: 'second line' }),
+    ]);
+  });
+
+  it("honours the route's log level and makes children of its own", () => {
+    const { lines, logger } = capture();
+    const requestLog = lazyChildLoggerFactory(logger, { reqId: 'req-2' }, { level: 'warn' });
+    expect(requestLog.level).toBe('warn');
+    requestLog.info('dropped');
+    requestLog.child({ part: 'db' }).error('kept');
+    expect(lines).toEqual([expect.objectContaining({ level: 50, reqId: 'req-2', part: 'db', msg: 'kept' })]);
+  });
+
+  it("is what Fastify's requests log through: the request id is on their lines", async () => {
+    const lines: string[] = [];
+    const stream = new Writable({
+      write(chunk, _encoding, done) {
+        lines.push(chunk.toString());
+        done();
+      },
+    });
+    const app = Fastify(
+      Object.assign(
+        baseFastifyOptions({ LOG_LEVEL: 'info', NODE_ENV: 'test', TRUST_PROXY: '', BODY_LIMIT_BYTES: 1024 }, 't'),
+        {
+          logger: { level: 'info', stream },
+        },
+      ),
+    );
+    app.get('/x', async (request) => {
+      request.log.info('inside');
+      return { ok: true };
+    });
+    const response = await app.inject({ url: '/x', headers: { 'x-request-id': 'abc-123' } });
+    await app.close();
+    expect(response.statusCode).toBe(200);
+    expect(lines.map((line) => JSON.parse(line))).toContainEqual(
+      expect.objectContaining({ reqId: 'abc-123', msg: 'inside' }),
+    );
   });
 });
