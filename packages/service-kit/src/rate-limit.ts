@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 import rateLimit, { type FastifyRateLimitStore, normalizeIP, type RateLimitOptions } from '@fastify/rate-limit';
 import type { FastifyBaseLogger } from 'fastify';
 import fp from 'fastify-plugin';
@@ -327,7 +327,7 @@ export const rateLimitPlugin = fp<RateLimitPluginOptions>(
         keyGenerator: (request) => {
           const token = bearerTokenFrom(request.headers.authorization);
           return token
-            ? `${tokenKeyPrefix}${createHash('sha256').update(token).digest('base64url')}`
+            ? `${tokenKeyPrefix}${hash('sha256', token, 'base64url')}`
             : `address:${normalizeIP(request.ip)}`;
         },
         max: (_request, key) => (key.startsWith(tokenKeyPrefix) ? options.perTokenPerMinute : options.globalPerMinute),
