@@ -1,4 +1,5 @@
 import { Prisma, type PrismaClient } from './generated/prisma/client.js';
+import { pgPoolOf } from './index.js';
 
 // Brute-force backoff shared by both services: one implementation, one table per service schema.
 
@@ -55,6 +56,12 @@ export type BackoffGate =
    */
   | { allowed: true; lock: PendingLock | undefined };
 
+interface ReservationRow {
+  refused: number;
+  lock_count: number;
+  locked_until: Date | null;
+}
+
 /**
  * Counts an attempt for `key` unless it is locked. The attempt is counted as a failure in advance (a success then
  * clears the row), so concurrent attempts from any number of replicas cannot overrun the limit.
@@ -67,7 +74,7 @@ export async function reserveAttempt(
   now: Date = new Date(),
 ): Promise<BackoffGate> {
   const target = TABLES[table];
-  const storedKey = boundedKey(key);
+  const storedKey = storedBackoffKey(key);
   const staleBefore = new Date(now.getTime() - policy.resetSeconds * 1000);
   // Every expression of the update reads the row as it was before it (PostgreSQL evaluates SET against the old row).
   const locked = Prisma.sql`(b.locked_until IS NOT NULL AND b.locked_until > ${now}::timestamptz)`;
@@ -82,7 +89,7 @@ export async function reserveAttempt(
 
   // A refused attempt writes too (it only counts itself in `refused`): a locked key then costs the same writes and
   // commits as an unlocked one, so the lock does not show in the timing of the answer.
-  const rows = await db.$queryRaw<Array<{ refused: number; lock_count: number; locked_until: Date | null }>>`
+  const upsert = Prisma.sql`
     INSERT INTO ${target} AS b (key, failures, lock_count, last_failure_at, locked_until, refused)
     VALUES (${storedKey}, ${firstLocks ? 0 : 1}::int, ${firstLocks ? 1 : 0}::int, ${now}::timestamptz,
             ${firstLockedUntil}::timestamptz, 0)
@@ -101,6 +108,12 @@ export async function reserveAttempt(
         ELSE b.locked_until
       END
     RETURNING refused, lock_count, locked_until`;
+  // Every sign-in makes this write: straight on the pool when there is one, as the services' other hot statements,
+  // since Prisma's own work per query is CPU taken from the password hashes that share the machine.
+  const pool = pgPoolOf(db);
+  const rows = pool
+    ? (await pool.query<ReservationRow>(upsert.text, upsert.values)).rows
+    : await db.$queryRaw<ReservationRow[]>(upsert);
   const row = rows[0];
   if (!row) throw new Error('the backoff upsert returned no row');
   // Only a refused attempt leaves `refused` above zero (a counted one resets it).
@@ -117,7 +130,7 @@ export async function reserveAttempt(
 
 /** Forgets every failure and lock of `key`: after a successful authentication. */
 export async function clearBackoff(db: PrismaClient, table: BackoffTable, key: string): Promise<void> {
-  await db.$executeRaw`DELETE FROM ${TABLES[table]} WHERE key = ${boundedKey(key)}`;
+  await db.$executeRaw`DELETE FROM ${TABLES[table]} WHERE key = ${storedBackoffKey(key)}`;
 }
 
 /**
@@ -133,7 +146,7 @@ export async function clearUnlessLocked(
   now: Date = new Date(),
 ): Promise<'cleared' | 'locked'> {
   const target = TABLES[table];
-  const storedKey = boundedKey(key);
+  const storedKey = storedBackoffKey(key);
   // Both parts read the same snapshot; the DELETE re-checks the lock on the row as last committed.
   const rows = await db.$queryRaw<Array<{ locked: boolean }>>`
     WITH cleared AS (
@@ -147,6 +160,10 @@ export async function clearUnlessLocked(
   return rows[0]?.locked ? 'locked' : 'cleared';
 }
 
-function boundedKey(key: string): string {
+/**
+ * The key as its row stores it (bounded, U+0000 replaced): for writes of a backoff row made outside this module, such
+ * as the clearing inside `auth.open_session`.
+ */
+export function storedBackoffKey(key: string): string {
   return key.slice(0, BACKOFF_KEY_MAX_LENGTH).replaceAll('\u0000', '\uFFFD');
 }

@@ -2,7 +2,7 @@ import type { PrismaClient, User } from '@mxp/db';
 import { type BackoffGate, type BackoffPolicy, clearBackoff, type PendingLock, reserveAttempt } from '@mxp/db/backoff';
 import { backoffPolicyOf } from '@mxp/service-kit';
 import type { AuthServiceConfig } from '../config.js';
-import { type CredentialsCheck, checkCredentials } from './credentials.js';
+import { type CredentialsCheck, checkPassword, findUserByIdentifier } from './credentials.js';
 import { normalizeIdentifier } from './identifiers.js';
 import type { PasswordHashParams } from './passwords.js';
 
@@ -19,12 +19,12 @@ export function backoffPolicy(config: AuthServiceConfig): BackoffPolicy {
  * is throttled exactly like an account and the answers reveal nothing about which identifiers exist.
  */
 export async function accountBackoffKey(db: PrismaClient, identifier: string): Promise<string> {
-  const normalized = normalizeIdentifier(identifier);
-  const user = await db.user.findFirst({
-    where: { OR: [{ username: normalized }, { email: normalized }] },
-    select: { id: true },
-  });
-  return user ? `user:${user.id}` : `name:${normalized}`;
+  return backoffKeyOf(identifier, await findUserByIdentifier(db, identifier));
+}
+
+/** {@link accountBackoffKey} of an identifier whose user (`null`: none) was already looked up. */
+function backoffKeyOf(identifier: string, user: Pick<User, 'id'> | null): string {
+  return user ? `user:${user.id}` : `name:${normalizeIdentifier(identifier)}`;
 }
 
 /** Counts a sign-in attempt of `key` before its password is checked, unless the key is locked. */
@@ -43,7 +43,12 @@ export function clearSignInFailures(db: PrismaClient, key: string): Promise<void
 }
 
 export type GuardedCredentialsCheck =
-  | { ok: true; user: User }
+  | {
+      ok: true;
+      user: User;
+      /** The account's backoff key: its failures are already forgotten unless `clearOnSuccess` was false. */
+      backoffKey: string;
+    }
   | {
       ok: false;
       /** `locked`: refused without regard to the password, because the account (or identifier) is locked. */
@@ -60,10 +65,14 @@ export interface CredentialsBackoff {
 }
 
 /**
- * {@link checkCredentials} behind the brute-force backoff. The attempt is counted before the password is checked, so
- * concurrent guesses cannot overrun the limit. While the account is locked the answer is a failure whatever the
- * password, yet the same lookups and argon2 verification are still made (their outcome ignored, no hash upgrade),
- * so a lock is visible neither in the answer nor in its timing. A success forgets the account's failures.
+ * The password check ({@link checkPassword}) behind the brute-force backoff. The attempt is counted before the
+ * password is checked, so concurrent guesses cannot overrun the limit. While the account is locked the answer is a
+ * failure whatever the password, yet the same lookup and argon2 verification are still made (their outcome ignored,
+ * no hash upgrade), so a lock is visible neither in the answer nor in its timing. The user is looked up once, before
+ * the attempt is counted, for both the backoff key and the check.
+ *
+ * A success forgets the account's failures, unless `clearOnSuccess` is false: then the caller forgets them with
+ * what it writes next (a login, in `openSession`'s transaction), and a success it does not complete stays counted.
  */
 export async function checkCredentialsWithBackoff(
   db: PrismaClient,
@@ -71,19 +80,16 @@ export async function checkCredentialsWithBackoff(
   password: string,
   settings: CredentialsBackoff,
   now: Date = new Date(),
+  { clearOnSuccess = true }: { clearOnSuccess?: boolean } = {},
 ): Promise<GuardedCredentialsCheck> {
-  const key = await accountBackoffKey(db, identifier);
+  const user = await findUserByIdentifier(db, identifier);
+  const key = backoffKeyOf(identifier, user);
   const gate = await reserveSignIn(db, key, settings.policy, now);
-  const check = await checkCredentials(
-    db,
-    identifier,
-    password,
-    settings.passwordHashParams,
-    settings.dummyPasswordHash,
-    { upgradeHash: gate.allowed },
-  );
+  const check = await checkPassword(db, user, password, settings.passwordHashParams, settings.dummyPasswordHash, {
+    upgradeHash: gate.allowed,
+  });
   if (!gate.allowed) return { ok: false, reason: 'locked', user: check.user };
   if (!check.ok) return { ...check, lockStarted: gate.lock };
-  await clearSignInFailures(db, key);
-  return check;
+  if (clearOnSuccess) await clearSignInFailures(db, key);
+  return { ...check, backoffKey: key };
 }

@@ -1,4 +1,4 @@
-import type { PrismaClient, User } from '@mxp/db';
+import { type PrismaClient, pgPoolOf, type User } from '@mxp/db';
 import { normalizeIdentifier } from './identifiers.js';
 import { hashPassword, type PasswordHashParams, passwordHashNeedsUpgrade, verifyPassword } from './passwords.js';
 
@@ -6,22 +6,57 @@ export type CredentialsCheck =
   | { ok: true; user: User }
   | { ok: false; reason: 'unknown_user' | 'bad_password' | 'user_disabled'; user: User | null };
 
+const USER_BY_IDENTIFIER_SQL =
+  'SELECT id, username, email, password_hash, status, password_changed_at, created_at, updated_at ' +
+  'FROM auth.users WHERE username = $1 OR email = $1 LIMIT 1';
+
+interface UserRow {
+  id: string;
+  username: string;
+  email: string | null;
+  password_hash: string;
+  status: User['status'];
+  password_changed_at: Date;
+  created_at: Date;
+  updated_at: Date;
+}
+
+/** The user a username or email names (matched as stored: lower-cased and trimmed), if any. */
+export async function findUserByIdentifier(db: PrismaClient, identifier: string): Promise<User | null> {
+  const normalized = normalizeIdentifier(identifier);
+  // Every sign-in reads it: straight on the pool when there is one (always, in the service), as the other hot
+  // statements, since Prisma's own work per query is CPU taken from the password hashes that share the machine.
+  const pool = pgPoolOf(db);
+  if (!pool) return db.user.findFirst({ where: { OR: [{ username: normalized }, { email: normalized }] } });
+  const [row] = (await pool.query<UserRow>(USER_BY_IDENTIFIER_SQL, [normalized])).rows;
+  if (!row) return null;
+  return {
+    id: row.id,
+    username: row.username,
+    email: row.email,
+    passwordHash: row.password_hash,
+    status: row.status,
+    passwordChangedAt: row.password_changed_at,
+    createdAt: row.created_at,
+    updatedAt: row.updated_at,
+  };
+}
+
 /**
- * Checks a username-or-email and password. An unknown user costs one argon2 verification against `dummyHash` (made
- * at startup with the current parameters), so unknown users and wrong passwords take the same time. A correct
- * password with older hash parameters is re-hashed with the current ones, unless `upgradeHash` is false (a check
- * whose outcome is ignored, such as one made while the account is locked, must have no effect, visible or timed).
+ * Checks the password of the user a username or email named (looked up with {@link findUserByIdentifier}; `null`:
+ * none). An unknown user costs one argon2 verification against `dummyHash` (made at startup with the current
+ * parameters), so unknown users and wrong passwords take the same time. A correct password with older hash parameters
+ * is re-hashed with the current ones, unless `upgradeHash` is false (a check whose outcome is ignored, such as one
+ * made while the account is locked, must have no effect, visible or timed).
  */
-export async function checkCredentials(
+export async function checkPassword(
   db: PrismaClient,
-  identifier: string,
+  user: User | null,
   password: string,
   params: PasswordHashParams,
   dummyHash: string,
   { upgradeHash = true }: { upgradeHash?: boolean } = {},
 ): Promise<CredentialsCheck> {
-  const normalized = normalizeIdentifier(identifier);
-  const user = await db.user.findFirst({ where: { OR: [{ username: normalized }, { email: normalized }] } });
   const matches = await verifyPassword(user?.passwordHash ?? dummyHash, password);
   if (!user) return { ok: false, reason: 'unknown_user', user: null };
   if (!matches) return { ok: false, reason: 'bad_password', user };

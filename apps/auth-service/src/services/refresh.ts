@@ -1,6 +1,6 @@
-import { randomUUID } from 'node:crypto';
 import { type PrismaClient, pgPoolOf } from '@mxp/db';
 import { type RequestOrigin, recordLog } from './audit.js';
+import { uuidV7 } from './row-ids.js';
 import { revokeSessions } from './sessions.js';
 import { generateRefreshToken, hashRefreshToken } from './tokens.js';
 
@@ -131,14 +131,4 @@ async function spentTokenPresented(
     );
   });
   return { ok: false, reason: 'reuse_detected' };
-}
-
-/**
- * A new row id like Prisma's `@default(uuid(7))` (RFC 9562 version 7: Unix milliseconds, then 74 random bits). The
- * random part is a v4 UUID's, from the pool `randomUUID` keeps, which costs less than drawing new bytes every time.
- */
-function uuidV7(): string {
-  const millis = Date.now().toString(16).padStart(12, '0');
-  // xxxxxxxx-xxxx-4xxx-Vxxx-xxxxxxxxxxxx: after the version digit, 3 + 15 random digits with the RFC variant.
-  return `${millis.slice(0, 8)}-${millis.slice(8, 12)}-7${randomUUID().slice(15)}`;
 }

@@ -1,5 +1,7 @@
-import type { Application, Prisma, PrismaClient, Session } from '@mxp/db';
-import { type AttemptRecord, type RequestOrigin, recordAttempt, recordLog } from './audit.js';
+import { type Application, type Prisma, type PrismaClient, pgPoolOf, type Session } from '@mxp/db';
+import { storedBackoffKey } from '@mxp/db/backoff';
+import type { AttemptRecord, RequestOrigin } from './audit.js';
+import { uuidV7 } from './row-ids.js';
 import { generateRefreshToken, hashRefreshToken } from './tokens.js';
 
 type Db = PrismaClient | Prisma.TransactionClient;
@@ -13,72 +15,100 @@ function idleExpiry(application: Application, absoluteExpiresAt: Date, now: Date
   return new Date(Math.min(now.getTime() + application.idleTimeoutSeconds * 1000, absoluteExpiresAt.getTime()));
 }
 
+/** What {@link openSession} writes: the session of a signed-in user on one device and application, and its record. */
+export interface NewSession {
+  userId: string;
+  application: Application;
+  deviceInfo: Prisma.InputJsonValue | undefined;
+  origin: RequestOrigin;
+  /** The observed attempt that led here, recorded with the session. */
+  attempt?: AttemptRecord;
+  /** `passwordChangedAt` of the user when the password was checked: a change since then refuses the session. */
+  passwordCheckedAgainst?: Date;
+  /** The account's backoff key (see `checkCredentialsWithBackoff`), whose failures the session forgets. */
+  backoffKey?: string;
+}
+
+const OPEN_SESSION_SQL =
+  'SELECT outcome FROM auth.open_session($1, $2::timestamptz, $3, $4, $5::jsonb, $6, $7, $8::timestamptz, ' +
+  '$9::timestamptz, $10::timestamptz, $11, $12, $13, $14, $15, $16, $17::auth."AttemptMethod", ' +
+  '$18::auth."AttemptSource", $19, $20, $21::jsonb, $22::timestamptz, $23, $24::timestamptz, $25)';
+
+/** As `recordAttempt` and `recordLog` (audit.ts) store them. */
+const USER_AGENT_MAX = 512;
+const IDENTIFIER_MAX = 320;
+
 /**
- * Opens a session for a signed-in user on one device and application, with its first refresh token, and records the
- * successful attempt and the login in the same transaction (all of it or nothing).
+ * Opens a session for a signed-in user on one device and application, with its first refresh token, records the
+ * successful attempt and the login, and forgets the account's backoff failures, all in one transaction (all of it or
+ * nothing). The user row is locked against a concurrent disable or password change (which revoke sessions) until the
+ * session is committed; a user disabled, or whose password changed, since the password was checked is refused with
+ * {@link SessionRefused}, having written nothing.
+ *
+ * All of that is one round trip, the database function `auth.open_session` (see its migration).
  */
 export async function openSession(
   db: PrismaClient,
-  input: {
-    userId: string;
-    application: Application;
-    deviceInfo: Prisma.InputJsonValue | undefined;
-    origin: RequestOrigin;
-    /** The observed attempt that led here, recorded with the session. */
-    attempt?: AttemptRecord;
-    /** `passwordChangedAt` of the user when the password was checked: a change since then refuses the session. */
-    passwordCheckedAgainst?: Date;
-  },
+  input: NewSession,
   now: Date,
 ): Promise<{ session: Session; refreshToken: string }> {
   const absoluteExpiresAt = new Date(now.getTime() + input.application.absoluteTimeoutSeconds * 1000);
   const refreshToken = generateRefreshToken();
-  const session = await db.$transaction(async (tx) => {
-    // Locks the user row against a concurrent disable or password change (which revoke sessions) until this
-    // session is committed, and refuses if one happened since the password was checked.
-    const [user] = await tx.$queryRaw<{ status: string; password_changed_at: Date }[]>`
-      SELECT status, password_changed_at FROM auth.users WHERE id = ${input.userId} FOR SHARE`;
-    const changed =
-      input.passwordCheckedAgainst !== undefined &&
-      user?.password_changed_at.getTime() !== input.passwordCheckedAgainst.getTime();
-    if (user?.status !== 'active' || changed) throw new SessionRefused();
-    const created = await tx.session.create({
-      data: {
-        userId: input.userId,
-        applicationId: input.application.id,
-        deviceInfo: input.deviceInfo,
-        ip: input.origin.ip,
-        userAgent: input.origin.userAgent?.slice(0, 512) ?? null,
-        createdAt: now,
-        lastSeenAt: now,
-        idleExpiresAt: idleExpiry(input.application, absoluteExpiresAt, now),
-        absoluteExpiresAt,
-      },
-    });
-    await tx.refreshToken.create({
-      data: {
-        sessionId: created.id,
-        familyId: created.id,
-        tokenHash: hashRefreshToken(refreshToken),
-        createdAt: now,
-        expiresAt: absoluteExpiresAt,
-      },
-    });
-    if (input.attempt) await recordAttempt(tx, input.attempt, input.origin);
-    await recordLog(
-      tx,
-      {
-        userId: input.userId,
-        action: 'login',
-        success: true,
-        sessionId: created.id,
-        applicationId: input.application.id,
-        deviceInfo: input.deviceInfo,
-      },
-      input.origin,
-    );
-    return created;
-  });
+  const { origin, attempt } = input;
+  const session: Session = {
+    id: uuidV7(),
+    userId: input.userId,
+    applicationId: input.application.id,
+    deviceInfo: (input.deviceInfo ?? null) as Prisma.JsonValue,
+    ip: origin.ip,
+    userAgent: origin.userAgent?.slice(0, USER_AGENT_MAX) ?? null,
+    refreshCount: 0,
+    createdAt: now,
+    lastSeenAt: now,
+    idleExpiresAt: idleExpiry(input.application, absoluteExpiresAt, now),
+    absoluteExpiresAt,
+    revokedAt: null,
+    revokedReason: null,
+  };
+  // Stored as Prisma stores a Json column (JSON.stringify), and as SQL NULL when absent.
+  const json = (value: Prisma.InputJsonValue | null | undefined) => (value == null ? null : JSON.stringify(value));
+  // Written when the session is, as Prisma's defaults would have it (one instant for both rows).
+  const recordedAt = new Date();
+  const values = [
+    session.userId,
+    input.passwordCheckedAgainst ?? null,
+    session.applicationId,
+    session.id,
+    json(input.deviceInfo),
+    session.ip,
+    session.userAgent,
+    now,
+    session.idleExpiresAt,
+    absoluteExpiresAt,
+    uuidV7(),
+    hashRefreshToken(refreshToken),
+    attempt ? uuidV7() : null,
+    attempt?.userId ?? null,
+    attempt?.identifier?.slice(0, IDENTIFIER_MAX) ?? null,
+    attempt?.applicationId ?? null,
+    attempt?.method ?? null,
+    attempt?.source ?? null,
+    attempt?.success ?? null,
+    attempt?.reason ?? null,
+    json(attempt?.deviceInfo),
+    recordedAt,
+    uuidV7(),
+    recordedAt,
+    input.backoffKey === undefined ? null : storedBackoffKey(input.backoffKey),
+  ];
+  // Straight on the pool when there is one (always, in the service), as `refreshSession` does: Prisma's own work per
+  // query is CPU taken from argon2 on a machine whose logins are bound by it.
+  const pool = pgPoolOf(db);
+  const [row] = pool
+    ? (await pool.query<{ outcome: 'opened' | 'refused' }>(OPEN_SESSION_SQL, values)).rows
+    : await db.$queryRawUnsafe<{ outcome: 'opened' | 'refused' }[]>(OPEN_SESSION_SQL, ...values);
+  if (!row) throw new Error('auth.open_session returned no row');
+  if (row.outcome !== 'opened') throw new SessionRefused();
   return { session, refreshToken };
 }
 

@@ -131,7 +131,8 @@ export const credentialsRoutes: FastifyPluginAsyncTypebox<CredentialsRoutesOptio
       const identifier = identifierOf(body);
       const deviceInfo = boundedDeviceInfo(body.device_info, options.deviceInfoMaxBytes);
       const origin = originOf(request);
-      const application = await app.db.application.findUnique({ where: { id: body.application_id } });
+      // From the replica's cache, exact through the database's change notifications (or read, when it cannot vouch).
+      const application = await app.applicationCache.find(body.application_id);
       if (application?.status !== 'active') {
         await recordAttempt(
           app.db,
@@ -149,7 +150,17 @@ export const credentialsRoutes: FastifyPluginAsyncTypebox<CredentialsRoutesOptio
         throw new HttpError(application ? 'APPLICATION_DISABLED' : 'UNKNOWN_APPLICATION');
       }
 
-      const check = await checkCredentialsWithBackoff(app.db, identifier, body.password, credentialSettings);
+      // The account's failures are forgotten with the session (in its transaction), not on their own beforehand.
+      const check = await checkCredentialsWithBackoff(
+        app.db,
+        identifier,
+        body.password,
+        credentialSettings,
+        new Date(),
+        {
+          clearOnSuccess: false,
+        },
+      );
       const attempt = {
         userId: check.user?.id,
         identifier,
@@ -197,6 +208,7 @@ export const credentialsRoutes: FastifyPluginAsyncTypebox<CredentialsRoutesOptio
           origin,
           attempt,
           passwordCheckedAgainst: check.user.passwordChangedAt,
+          backoffKey: check.backoffKey,
         },
         now,
       ).catch((error: unknown) => {
