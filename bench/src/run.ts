@@ -47,9 +47,9 @@ const NOTES = [
     "second's quota in one burst), latency from when each request was due; the harness runs at nice -10 meanwhile " +
     'so that its own timers are not what is measured (latest.json: sendLagMs); the row shows the validate calls.',
   'login vs argon2-raw: argon2-raw verifies one hash at the same cost (m=19456, t=2, p=1) in its own process, ' +
-    "nothing else, once with as many verifications in flight as cores and once with 4 (libuv's thread pool), each " +
-    'for the same time, and keeps the better rate (its "connections" column says which); the service runs at most ' +
-    'one hash per core at a time.',
+    'nothing else, with the library and threads the service hashes with (@node-rs/argon2, verifySync in worker ' +
+    'threads), once with as many threads as cores and once with 4, each for the same time, and keeps the better rate ' +
+    '(its "connections" column says which); the service runs one hash per core at a time, on threads at nice +10.',
   'CPU shares: from /proc/stat and /proc/<pid>/stat over the measured window; "postgres" is the backends of the ' +
     'bench database, "other processes" everything else in user or system time (other work on the machine, ' +
     'PostgreSQL\'s shared background processes). "Answers per server CPU-second" is req/s divided by the CPU the ' +

@@ -24,7 +24,7 @@ import { credentialsRoutes } from './routes/credentials/index.js';
 import { sessionRoutes } from './routes/sessions/index.js';
 import { tokenRoutes } from './routes/tokens/index.js';
 import { backoffPolicy } from './services/backoff.js';
-import { hashPassword } from './services/passwords.js';
+import { hashPassword, passwordHashingMode } from './services/passwords.js';
 
 /** Builds the auth-service (plugins, then routes) without listening; tests drive it with `app.inject`. */
 export async function buildApp(config: AuthServiceConfig, overrides: Partial<FastifyServerOptions> = {}) {
@@ -56,6 +56,9 @@ export async function buildApp(config: AuthServiceConfig, overrides: Partial<Fas
     verifiedTokenMaxEntries: config.VERIFIED_TOKEN_CACHE_MAX_ENTRIES,
   });
   await app.register(authPlugin, { issuer });
+
+  // Starts the hashing threads; says where hashes run (low-priority threads, or libuv's pool as a fallback and why).
+  app.log.info({ passwordHashing: await passwordHashingMode() }, 'password hashing');
 
   const prefix = '/auth';
   const credentialsPerMinute = config.RATE_LIMIT_CREDENTIALS_PER_MINUTE;

@@ -25,8 +25,7 @@ import { revocation } from './revocation.js';
 function authServerSpec(ctx: Context, name: string): ServerSpec {
   return {
     name,
-    ...productionCommand('auth-service'),
-    env: ctx.fixtures.authEnv,
+    ...productionCommand('auth-service', ctx.fixtures.authEnv),
     readyPath: '/auth/health',
   };
 }

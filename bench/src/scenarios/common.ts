@@ -15,7 +15,7 @@ import type { Measurements, ScenarioResult } from '../results.js';
  * while p99 grows with every step; 32 is the middle of the flat part.
  */
 export const FAST_CONNECTIONS = 32;
-/** Login: 4 argon2 threads (libuv's pool) are kept busy with a queue of 12; more only lengthens the queue. */
+/** Login: the service's argon2 threads (one per core) are kept busy with a queue; more only lengthens the queue. */
 export const LOGIN_CONNECTIONS = 16;
 /** Login load that saturates the CPU while validate runs beside it. */
 export const SATURATING_LOGIN_CONNECTIONS = 64;
@@ -35,8 +35,18 @@ async function start(ctx: Context, spec: ServerSpec, isService: boolean): Promis
   const profiled = isService && ctx.options.profile;
   // BENCH_NODE_FLAGS: extra node flags for the services (e.g. to try heap settings), space-separated.
   const extraFlags = isService ? (process.env.BENCH_NODE_FLAGS ?? '').split(' ').filter(Boolean) : [];
+  // BENCH_SERVICE_ENV: extra environment for the services (e.g. to try allocator settings), "A=1 B=2".
+  const extraEnv = isService
+    ? Object.fromEntries(
+        (process.env.BENCH_SERVICE_ENV ?? '')
+          .split(' ')
+          .filter((word) => word.includes('='))
+          .map((word) => [word.slice(0, word.indexOf('=')), word.slice(word.indexOf('=') + 1)]),
+      )
+    : {};
   const server = await startServer({
     ...spec,
+    env: { ...spec.env, ...extraEnv },
     nodeFlags: [
       ...(spec.nodeFlags ?? []),
       ...(profiled ? ['--cpu-prof', '--cpu-prof-dir', paths.profiles] : []),
@@ -119,15 +129,28 @@ export function loginBody(user: { username: string; password: string }, applicat
 }
 
 /**
- * How a service runs in production, from its package's `start` script (`node <flags> dist/server.js`, the same
- * command as its Dockerfile): the heap limits are part of its production configuration.
+ * How a service runs in production, from its package's `start` script (`[VAR=value ...] node <flags> dist/server.js`,
+ * the same command and environment as its Dockerfile): the heap limits and the allocator settings are part of its
+ * production configuration. `env` is the bench's environment for the service plus the script's assignments.
  */
-export function productionCommand(app: 'otherclient' | 'auth-service'): { script: string; nodeFlags: string[] } {
+export function productionCommand(
+  app: 'otherclient' | 'auth-service',
+  env: Record<string, string>,
+): { script: string; nodeFlags: string[]; env: Record<string, string> } {
   const manifest = JSON.parse(readFileSync(join(paths.repo, 'apps', app, 'package.json'), 'utf8')) as {
     scripts: { start: string };
   };
-  const [command, ...args] = manifest.scripts.start.trim().split(/\s+/);
+  const words = manifest.scripts.start.trim().split(/\s+/);
+  const assignments: Record<string, string> = {};
+  for (let word = words[0]; word !== undefined && /^[A-Za-z_][A-Za-z0-9_]*=/.test(word); word = words[0]) {
+    const at = word.indexOf('=');
+    assignments[word.slice(0, at)] = word.slice(at + 1);
+    words.shift();
+  }
+  const [command, ...args] = words;
   const script = args.pop();
-  if (command !== 'node' || script === undefined) throw new Error(`apps/${app}: start is not "node [flags] <script>"`);
-  return { script: join(paths.repo, 'apps', app, script), nodeFlags: args };
+  if (command !== 'node' || script === undefined) {
+    throw new Error(`apps/${app}: start is not "[VAR=value ...] node [flags] <script>"`);
+  }
+  return { script: join(paths.repo, 'apps', app, script), nodeFlags: args, env: { ...env, ...assignments } };
 }

@@ -17,8 +17,7 @@ export async function otherclientScenarios(ctx: Context): Promise<void> {
   if (!has(ctx, 'api-token', 'oauth-token', 'oauth-introspect') || !client) return;
   const spec = {
     name: 'otherclient',
-    ...productionCommand('otherclient'),
-    env: ctx.fixtures.otherclientEnv,
+    ...productionCommand('otherclient', ctx.fixtures.otherclientEnv),
     readyPath: '/api/auth/health',
   };
   await withServer(ctx, spec, true, async (server) => {

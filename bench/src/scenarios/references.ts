@@ -108,7 +108,7 @@ export async function peerScenarios(ctx: Context): Promise<void> {
 }
 
 /**
- * The raw argon2 ceiling: a child process verifying as fast as the thread pool allows, for a scenario's time. It runs
+ * The raw argon2 ceiling: a child process verifying as fast as its hashing threads allow, for a scenario's time. It runs
  * right before login when login runs (so that both see the same machine), else on its own; only once either way.
  */
 export async function argon2Scenario(ctx: Context): Promise<void> {
@@ -147,6 +147,6 @@ export async function argon2Scenario(ctx: Context): Promise<void> {
     cpu,
     connections: concurrency,
     seconds: durationSeconds,
-    detail: { verifies, concurrency: 4 },
+    detail: { verifies, concurrency },
   });
 }

@@ -90,7 +90,7 @@ describe('auth-admin entry point', () => {
     expect(stdout).not.toContain('piped pass phrase');
     expect(JSON.parse(stdout)).toMatchObject({ username: 'piped', status: 'active' });
     const stored = await db.user.findUniqueOrThrow({ where: { username: 'piped' } });
-    expect(stored.passwordHash).toMatch(/^\$argon2id\$v=19\$m=1024,p=1,t=1\$/);
+    expect(stored.passwordHash).toMatch(/^\$argon2id\$v=19\$m=1024,t=1,p=1\$/);
     expect(await verifyPassword(stored.passwordHash, 'piped pass phrase')).toBe(true);
   });
 

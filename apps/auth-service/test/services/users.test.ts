@@ -120,7 +120,7 @@ describe('users and their sessions', () => {
         passwordChangedAt: expect.any(Date),
       });
       const stored = await db.user.findUniqueOrThrow({ where: { id: user.userId } });
-      expect(stored.passwordHash).toMatch(/^\$argon2id\$v=19\$m=1024,p=1,t=1\$/);
+      expect(stored.passwordHash).toMatch(/^\$argon2id\$v=19\$m=1024,t=1,p=1\$/);
       expect(await verifyPassword(stored.passwordHash, password)).toBe(true);
 
       const audit = await auditOf(user.userId);
