@@ -56,3 +56,24 @@ export function jwtHeader(token: unknown): Json {
     return {};
   }
 }
+
+/**
+ * Sends one request per item, `concurrency` at a time, and fails on any answer but 200: brings a service to its steady
+ * state (caches holding every item) before a measurement, so the measured window is not partly a cold start.
+ */
+export async function primeEach<T>(
+  items: readonly T[],
+  concurrency: number,
+  request: (item: T) => { url: string; init: { method?: string; headers?: Record<string, string>; body?: string } },
+): Promise<void> {
+  let next = 0;
+  const worker = async () => {
+    while (next < items.length) {
+      const item = items[next++] as T;
+      const { url, init } = request(item);
+      const { status, body } = await call(url, init);
+      if (status !== 200) throw new Error(`priming ${url}: ${status} ${JSON.stringify(body).slice(0, 200)}`);
+    }
+  };
+  await Promise.all(Array.from({ length: concurrency }, worker));
+}
