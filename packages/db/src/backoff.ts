@@ -31,6 +31,12 @@ const TABLES: Record<BackoffTable, Prisma.Sql> = {
   'otherclient.client_backoff': Prisma.raw('"otherclient"."client_backoff"'),
 };
 
+/** Names of the prepared statement of {@link reserveAttempt}, per table (a name stands for one text). */
+const RESERVE_STATEMENTS: Record<BackoffTable, string> = {
+  'auth.credential_backoff': 'auth.credential_backoff.reserve/1',
+  'otherclient.client_backoff': 'otherclient.client_backoff.reserve/1',
+};
+
 /** Keys are bounded and hold no U+0000 (which PostgreSQL text cannot store). */
 export const BACKOFF_KEY_MAX_LENGTH = 400;
 
@@ -109,10 +115,14 @@ export async function reserveAttempt(
       END
     RETURNING refused, lock_count, locked_until`;
   // Every sign-in makes this write: straight on the pool when there is one, as the services' other hot statements,
-  // since Prisma's own work per query is CPU taken from the password hashes that share the machine.
+  // since Prisma's own work per query is CPU taken from the password hashes that share the machine. A named
+  // (protocol-level) prepared statement, parsed and planned once per connection: its text depends on the table alone
+  // (every other part is a parameter), hence one name per table. Through PgBouncer this needs transaction pooling
+  // with `max_prepared_statements` > 0 (1.21+), as the services' other named statements do.
   const pool = pgPoolOf(db);
   const rows = pool
-    ? (await pool.query<ReservationRow>(upsert.text, upsert.values)).rows
+    ? (await pool.query<ReservationRow>({ name: RESERVE_STATEMENTS[table], text: upsert.text, values: upsert.values }))
+        .rows
     : await db.$queryRaw<ReservationRow[]>(upsert);
   const row = rows[0];
   if (!row) throw new Error('the backoff upsert returned no row');

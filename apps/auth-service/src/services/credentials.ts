@@ -9,6 +9,8 @@ export type CredentialsCheck =
 const USER_BY_IDENTIFIER_SQL =
   'SELECT id, username, email, password_hash, status, password_changed_at, created_at, updated_at ' +
   'FROM auth.users WHERE username = $1 OR email = $1 LIMIT 1';
+/** Named, as the service's other pool statements, so each connection parses and plans it once (see refresh.ts). */
+const USER_BY_IDENTIFIER_STATEMENT = 'auth.user_by_identifier/1';
 
 interface UserRow {
   id: string;
@@ -28,7 +30,13 @@ export async function findUserByIdentifier(db: PrismaClient, identifier: string)
   // statements, since Prisma's own work per query is CPU taken from the password hashes that share the machine.
   const pool = pgPoolOf(db);
   if (!pool) return db.user.findFirst({ where: { OR: [{ username: normalized }, { email: normalized }] } });
-  const [row] = (await pool.query<UserRow>(USER_BY_IDENTIFIER_SQL, [normalized])).rows;
+  const [row] = (
+    await pool.query<UserRow>({
+      name: USER_BY_IDENTIFIER_STATEMENT,
+      text: USER_BY_IDENTIFIER_SQL,
+      values: [normalized],
+    })
+  ).rows;
   if (!row) return null;
   return {
     id: row.id,
