@@ -24,7 +24,7 @@ import { credentialsRoutes } from './routes/credentials/index.js';
 import { sessionRoutes } from './routes/sessions/index.js';
 import { tokenRoutes } from './routes/tokens/index.js';
 import { backoffPolicy } from './services/backoff.js';
-import { hashPassword, passwordHashingMode } from './services/passwords.js';
+import { passwordHashingMode, unmatchablePasswordHash } from './services/passwords.js';
 
 /** Builds the auth-service (plugins, then routes) without listening; tests drive it with `app.inject`. */
 export async function buildApp(config: AuthServiceConfig, overrides: Partial<FastifyServerOptions> = {}) {
@@ -35,6 +35,9 @@ export async function buildApp(config: AuthServiceConfig, overrides: Partial<Fas
 
   const issuer = issuerOf(config);
   const hashParams = passwordHashParams(config);
+  // The hashing threads boot (a V8 isolate each, on the other cores) while the plugins below load: readiness waits
+  // for the longer of the two, not their sum.
+  const hashing = passwordHashingMode();
 
   await app.register(requestLogging);
   await app.register(errorHandler);
@@ -57,8 +60,8 @@ export async function buildApp(config: AuthServiceConfig, overrides: Partial<Fas
   });
   await app.register(authPlugin, { issuer });
 
-  // Starts the hashing threads; says where hashes run (low-priority threads, or libuv's pool as a fallback and why).
-  app.log.info({ passwordHashing: await passwordHashingMode() }, 'password hashing');
+  // Once the hashing threads are up: says where hashes run (low-priority threads, or libuv's pool as a fallback and why).
+  app.log.info({ passwordHashing: await hashing }, 'password hashing');
 
   const prefix = '/auth';
   const credentialsPerMinute = config.RATE_LIMIT_CREDENTIALS_PER_MINUTE;
@@ -69,7 +72,7 @@ export async function buildApp(config: AuthServiceConfig, overrides: Partial<Fas
     issuer,
     passwordHashParams: hashParams,
     // Verified against when the user does not exist, so that case costs what a wrong password costs.
-    dummyPasswordHash: await hashPassword('no user has this password', hashParams),
+    dummyPasswordHash: unmatchablePasswordHash(hashParams),
     deviceInfoMaxBytes: config.DEVICE_INFO_MAX_BYTES,
     credentialsPerMinute,
     backoff: backoffPolicy(config),

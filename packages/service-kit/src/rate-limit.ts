@@ -2,7 +2,7 @@ import { hash } from 'node:crypto';
 import rateLimit, { type FastifyRateLimitStore, normalizeIP, type RateLimitOptions } from '@fastify/rate-limit';
 import type { FastifyBaseLogger } from 'fastify';
 import fp from 'fastify-plugin';
-import { Redis } from 'ioredis';
+import type { Redis } from 'ioredis';
 import { Type } from 'typebox';
 import { bearerTokenFrom } from './bearer-token.js';
 
@@ -247,7 +247,10 @@ class CounterStore implements FastifyRateLimitStore {
 }
 
 /** A Redis client that never makes a request wait: commands fail fast while Redis is unreachable or slow. */
-function redisClient(url: string, timeoutMs: number, connectionName: string): CountingRedis {
+async function redisClient(url: string, timeoutMs: number, connectionName: string): Promise<CountingRedis> {
+  // Loaded only when a Redis is configured: most deployments count in memory, and startup (readiness) should not pay
+  // for parsing a client it never uses.
+  const { Redis } = await import('ioredis');
   const redis = new Redis(url, {
     lazyConnect: true,
     connectTimeout: timeoutMs,
@@ -292,7 +295,7 @@ export const rateLimitPlugin = fp<RateLimitPluginOptions>(
     const log = app.log.child({ plugin: 'rate-limit' });
     const timeoutMs = options.redisTimeoutMs ?? 500;
     const connectionName = options.keyPrefix.replace(/[^A-Za-z0-9:._-]/g, '').replace(/:$/, '');
-    const redis = options.redisUrl ? redisClient(options.redisUrl, timeoutMs, connectionName) : undefined;
+    const redis = options.redisUrl ? await redisClient(options.redisUrl, timeoutMs, connectionName) : undefined;
     const counters = new Counters(log, redis, options.keyPrefix);
     if (redis) {
       // Without an error listener ioredis prints every failed reconnection attempt to stderr.

@@ -52,7 +52,7 @@ export async function findUserByIdentifier(db: PrismaClient, identifier: string)
 
 /**
  * Checks the password of the user a username or email named (looked up with {@link findUserByIdentifier}; `null`:
- * none). An unknown user costs one argon2 verification against `dummyHash` (made at startup with the current
+ * none). An unknown user costs one argon2 verification against `dummyHash` (unmatchable, with the current
  * parameters), so unknown users and wrong passwords take the same time. A correct password with older hash parameters
  * is re-hashed with the current ones, unless `upgradeHash` is false (a check whose outcome is ignored, such as one
  * made while the account is locked, must have no effect, visible or timed).

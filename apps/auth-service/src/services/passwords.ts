@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { createRequire } from 'node:module';
 import { availableParallelism, getPriority } from 'node:os';
 import { Worker } from 'node:worker_threads';
@@ -222,6 +223,8 @@ function startWorker(): Promise<{ worker: Worker; tid: number; nice: number }> {
     eval: true,
     workerData: { library, niceIncrement: NICE_INCREMENT },
     // Its JavaScript is a few lines: a small heap keeps the thread's share of the RSS small (argon2's memory is native).
+    // Note: V8 applies --max-old-space-size / --max-semi-space-size (the start script's) to every isolate over these;
+    // the workers' heaps stay ~5 MB each anyway (v8.getHeapStatistics() in a worker under pnpm bench).
     resourceLimits: { maxOldGenerationSizeMb: 8, maxYoungGenerationSizeMb: 1 },
   });
   return new Promise((resolve, reject) => {
@@ -271,6 +274,20 @@ export function hashPassword(password: string, params: PasswordHashParams): Prom
 /** Whether `password` matches `hash` (argon2 compares in constant time). */
 export function verifyPassword(hash: string, password: string): Promise<boolean> {
   return hasher.verify(hash, password);
+}
+
+/**
+ * An argon2id PHC string with the given cost that no password matches: a random salt and a random 32-byte "hash".
+ * Verifying a password against it runs the full argon2 computation with that cost (the library derives the hash from
+ * the password and the salt, then compares), so it costs what a real hash with these parameters costs, without
+ * hashing anything to make it: startup no longer waits ~30-90 ms for a real hash (readiness, pnpm bench). The chance
+ * that some password derives these 32 random bytes is 2^-256.
+ */
+export function unmatchablePasswordHash(params: PasswordHashParams): string {
+  // PHC strings use standard base64 without padding (16-byte salt -> 22 characters, 32-byte hash -> 43).
+  const b64 = (bytes: number) => randomBytes(bytes).toString('base64').replace(/=+$/, '');
+  const { memoryKib, iterations, parallelism } = params;
+  return `$argon2id$v=19$m=${memoryKib},t=${iterations},p=${parallelism}$${b64(16)}$${b64(32)}`;
 }
 
 /**

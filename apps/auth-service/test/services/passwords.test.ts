@@ -6,6 +6,7 @@ import {
   PasswordHasher,
   passwordHashingMode,
   passwordHashNeedsUpgrade,
+  unmatchablePasswordHash,
   verifyPassword,
 } from '../../src/services/passwords.js';
 
@@ -34,6 +35,18 @@ describe('passwords', () => {
 
   it('rejects a malformed stored hash instead of answering', async () => {
     await expect(verifyPassword('not a hash', 'pw')).rejects.toThrow();
+  });
+
+  it('makes an unmatchable hash with the given cost that verifies like a real one (unknown users)', async () => {
+    const params = { memoryKib: 2048, iterations: 3, parallelism: 1 };
+    const dummy = unmatchablePasswordHash(params);
+    expect(dummy).toMatch(/^\$argon2id\$v=19\$m=2048,t=3,p=1\$[A-Za-z0-9+/]{22}\$[A-Za-z0-9+/]{43}$/);
+    expect(unmatchablePasswordHash(params)).not.toBe(dummy);
+    // Same parameters as a real hash: no upgrade path differs, and verification runs (false, not an error).
+    expect(passwordHashNeedsUpgrade(dummy, params)).toBe(false);
+    for (const password of ['', 'pw', 'no user has this password']) {
+      expect(await verifyPassword(dummy, password)).toBe(false);
+    }
   });
 
   it('tells when a stored hash has older parameters', async () => {
