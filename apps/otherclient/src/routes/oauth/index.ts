@@ -56,11 +56,14 @@ export const oauthRoutes: FastifyPluginAsyncTypebox<OAuthRoutesOptions> = async 
           : { error: oauthError.error },
       );
   });
-  app.addHook('onRequest', async (request) => {
+  // A callback hook: every token request runs it, and an async one costs a promise more.
+  app.addHook('onRequest', (request, _reply, done) => {
     const contentType = request.headers['content-type']?.split(';')[0]?.trim().toLowerCase();
-    if (request.method === 'POST' && contentType !== FORM) {
-      throw new OAuthError('invalid_request', `Content-Type must be ${FORM}`);
-    }
+    done(
+      request.method === 'POST' && contentType !== FORM
+        ? new OAuthError('invalid_request', `Content-Type must be ${FORM}`)
+        : undefined,
+    );
   });
 
   async function authenticate(
