@@ -5,7 +5,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { type KeySet, signJwt } from '@mxp/jwt-core';
-import argon2 from 'argon2';
+import { hash as argon2Hash } from '@node-rs/argon2';
 import type pg from 'pg';
 import { paths } from './options.js';
 import { runNode } from './processes.js';
@@ -61,7 +61,9 @@ export async function seedLoginUsers(db: pg.Client, count: number): Promise<{ us
     password: randomBytes(12).toString('base64url'),
   }));
   const hashes = await Promise.all(
-    users.map((user) => argon2.hash(user.password, { type: argon2.argon2id, ...PASSWORD_HASH })),
+    users.map((user) =>
+      argon2Hash(user.password, { algorithm: 2 /* Argon2id (a const enum in its types) */, ...PASSWORD_HASH }),
+    ),
   );
   await db.query(
     `INSERT INTO auth.users (id, username, password_hash, updated_at)
