@@ -37,7 +37,7 @@ export async function buildApp(config: AuthServiceConfig, overrides: Partial<Fas
   const hashParams = passwordHashParams(config);
   // The hashing threads boot (a V8 isolate each, on the other cores) while the plugins below load: readiness waits
   // for the longer of the two, not their sum.
-  const hashing = passwordHashingMode();
+  const hashing = passwordHashingMode(config.PASSWORD_HASH_THREADS || undefined);
 
   await app.register(requestLogging);
   await app.register(errorHandler);

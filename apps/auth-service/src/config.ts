@@ -17,6 +17,9 @@ export const AuthServiceConfigSchema = Type.Object({
   PASSWORD_HASH_MEMORY_KIB: Type.Integer({ minimum: 1024, maximum: 4_194_304, default: 19_456 }),
   PASSWORD_HASH_ITERATIONS: Type.Integer({ minimum: 1, maximum: 20, default: 2 }),
   PASSWORD_HASH_PARALLELISM: Type.Integer({ minimum: 1, maximum: 16, default: 1 }),
+  // Hashing threads (each hashes one password at a time, 19 MiB each at the default cost). 0: one per CPU the process
+  // may run on, which in a container with a CPU quota can be far more than its share: set it to the quota there.
+  PASSWORD_HASH_THREADS: Type.Integer({ minimum: 0, maximum: 64, default: 0 }),
   REFRESH_REUSE_GRACE_SECONDS: Type.Integer({
     minimum: 0,
     maximum: 300,

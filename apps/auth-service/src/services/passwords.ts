@@ -127,6 +127,16 @@ export class PasswordHasher {
     this.inPool = pLimit(this.threads);
   }
 
+  /** Hashes at a time. */
+  get threadCount(): number {
+    return this.threads;
+  }
+
+  /** Whether the workers were started (or are starting). */
+  get hasStarted(): boolean {
+    return this.started !== undefined;
+  }
+
   /** Starts the workers once (on first use); resolves to where hashes run from then on. */
   mode(): Promise<PasswordHashingMode> {
     this.started ??= this.start();
@@ -259,10 +269,16 @@ function runInPool(job: Job): Promise<string | boolean> {
       });
 }
 
-const hasher = new PasswordHasher();
+let hasher = new PasswordHasher();
 
-/** Where this process hashes passwords (starts the hashing threads if they are not yet): logged once at startup. */
-export function passwordHashingMode(): Promise<PasswordHashingMode> {
+/**
+ * Where this process hashes passwords (starts the hashing threads if they are not yet): logged once at startup.
+ * `threads` (PASSWORD_HASH_THREADS) sizes the threads before they start; once started, the first size stays.
+ */
+export function passwordHashingMode(threads?: number): Promise<PasswordHashingMode> {
+  if (threads !== undefined && !hasher.hasStarted && hasher.threadCount !== threads) {
+    hasher = new PasswordHasher({ threads });
+  }
   return hasher.mode();
 }
 

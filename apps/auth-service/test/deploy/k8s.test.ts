@@ -1,0 +1,57 @@
+// deploy/k8s/auth-service.yaml against the service itself: its environment loads as production configuration, its
+// probes and the Ingress's path reach real routes, its pods are hardened.
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { generateSigningKey } from '@mxp/jwt-core';
+import { hardeningProblems, serviceManifest } from '@mxp/testing/k8s';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { AuthServiceConfigSchema, loadAuthServiceConfig } from '../../src/config.js';
+import { startApp, type TestApp } from '../routes/support.js';
+
+const secrets = mkdtempSync(join(tmpdir(), 'mxp-k8s-secrets-'));
+const manifest = serviceManifest('auth-service', (secret, key) => join(secrets, `${secret}-${key}`));
+let testApp: TestApp;
+
+beforeAll(async () => {
+  writeFileSync(
+    join(secrets, 'auth-service-keys-jwks.json'),
+    JSON.stringify({ keys: [await generateSigningKey('ES256')] }),
+  );
+  testApp = await startApp();
+});
+afterAll(async () => {
+  await testApp?.close();
+});
+
+describe('deploy/k8s/auth-service.yaml', () => {
+  it('sets only variables the service reads, and they load as a production configuration', () => {
+    const known = new Set(Object.keys(AuthServiceConfigSchema.properties));
+    for (const name of [...Object.keys(manifest.env), ...manifest.fromSecrets]) {
+      expect(known.has(name.replace(/_FILE$/, '')), name).toBe(true);
+    }
+    const config = loadAuthServiceConfig({ ...manifest.env, DATABASE_URL: 'postgresql://u:p@db:5432/mxp' });
+    expect(config).toMatchObject({ NODE_ENV: 'production', PORT: manifest.containerPort, TRUST_PROXY: '1' });
+    // One hashing thread per CPU the pod requests, not per CPU of the node.
+    expect(config.PASSWORD_HASH_THREADS).toBe(
+      Math.ceil(Number.parseInt(manifest.container.resources.requests.cpu, 10) / 1000),
+    );
+    expect(manifest.fromSecrets).toEqual(['DATABASE_URL']);
+  });
+
+  it('probes routes that answer: readiness checks the database, liveness and startup only the process', async () => {
+    expect(manifest.readinessPath).toBe('/auth/health');
+    for (const path of [manifest.readinessPath, manifest.livenessPath, manifest.startupPath]) {
+      expect((await testApp.app.inject({ url: path })).statusCode, path).toBe(200);
+    }
+    expect(manifest.livenessPath).not.toBe(manifest.readinessPath);
+  });
+
+  it('is reached through the Ingress on /auth', () => {
+    expect(manifest.ingressPrefixes).toEqual(['/auth']);
+  });
+
+  it('runs hardened: non-root, read-only root, no capabilities, a memory limit', () => {
+    expect(hardeningProblems(manifest)).toEqual([]);
+  });
+});
