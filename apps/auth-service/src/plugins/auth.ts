@@ -45,7 +45,11 @@ export const authPlugin = fp<{ issuer: string }>(
       const token = bearerTokenFrom(request.headers.authorization);
       if (token === undefined) return { refused: 'missing' };
       const check = await checkAccessToken(context, token, new Date());
-      if (check.ok) return { ...check.claims, session: check.session };
+      if (check.ok) {
+        // The request's log line names whom it acted for (requestLogging).
+        request.subject = `user:${check.claims.userId}`;
+        return { ...check.claims, session: check.session };
+      }
       if ('code' in check) request.log.info({ code: check.code }, 'access token refused');
       return { refused: check.refused };
     }
