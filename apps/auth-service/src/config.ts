@@ -3,6 +3,7 @@ import {
   BaseConfigProperties,
   loadConfig,
   RateLimitConfigProperties,
+  RetentionConfigProperties,
   SigningKeyConfigProperties,
 } from '@mxp/service-kit';
 import { type Static, Type } from 'typebox';
@@ -49,6 +50,7 @@ export const AuthServiceConfigSchema = Type.Object({
   ),
   VERIFIED_TOKEN_CACHE_MAX_ENTRIES: Type.Integer({ minimum: 0, maximum: 2_000_000, default: 50_000 }),
   ...BackoffConfigProperties,
+  ...RetentionConfigProperties,
 });
 export type AuthServiceConfig = Static<typeof AuthServiceConfigSchema>;
 

@@ -5,6 +5,7 @@ import {
   loadConfig,
   loadOrCreateDevSecret,
   RateLimitConfigProperties,
+  RetentionConfigProperties,
   SigningKeyConfigProperties,
 } from '@mxp/service-kit';
 import { type Static, Type } from 'typebox';
@@ -40,6 +41,7 @@ export const OtherclientConfigSchema = Type.Object({
     description: 'Token audit rows held in memory while the database does not take them; more are dropped and logged',
   }),
   ...BackoffConfigProperties,
+  ...RetentionConfigProperties,
   CLIENT_SECRET_PEPPER: Type.Optional(
     Type.String({ minLength: 32, description: 'Server-side key of the client secret hashes (required in production)' }),
   ),

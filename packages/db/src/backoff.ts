@@ -177,3 +177,38 @@ export async function clearUnlessLocked(
 export function storedBackoffKey(key: string): string {
   return key.slice(0, BACKOFF_KEY_MAX_LENGTH).replaceAll('\u0000', '\uFFFD');
 }
+
+/**
+ * Deletes the rows of `table` that {@link reserveAttempt} would treat as forgotten at `now` (no failure and no lock
+ * for `resetSeconds`): such a row behaves exactly as no row, so removing it changes no answer. Walks the table in key
+ * order, `batchSize` keys per autocommitted statement (short row locks only, each key visited once); a row written
+ * again meanwhile is re-checked by the DELETE and kept. Returns how many rows were deleted.
+ */
+export async function pruneStaleBackoff(
+  db: PrismaClient,
+  table: BackoffTable,
+  resetSeconds: number,
+  batchSize: number,
+  now: Date = new Date(),
+): Promise<number> {
+  const target = TABLES[table];
+  const staleBefore = new Date(now.getTime() - resetSeconds * 1000);
+  let after: string | null = null;
+  let deleted = 0;
+  for (;;) {
+    const rows: Array<{ last_key: string | null; deleted: number }> = await db.$queryRaw`
+      WITH candidates AS (
+        SELECT key FROM ${target} WHERE ${after}::text IS NULL OR key > ${after}::text ORDER BY key LIMIT ${batchSize}::int
+      ), gone AS (
+        DELETE FROM ${target} AS b USING candidates c
+        WHERE b.key = c.key
+          AND GREATEST(b.last_failure_at, COALESCE(b.locked_until, b.last_failure_at)) <= ${staleBefore}::timestamptz
+        RETURNING 1
+      )
+      SELECT (SELECT max(key) FROM candidates) AS last_key, (SELECT count(*) FROM gone)::int AS deleted`;
+    const row = rows[0];
+    deleted += row?.deleted ?? 0;
+    if (!row || row.last_key === null) return deleted;
+    after = row.last_key;
+  }
+}

@@ -18,6 +18,7 @@ export {
 } from './rate-limit.js';
 export { requestGuards } from './request-guards.js';
 export { requestLogging } from './request-logging.js';
+export { RetentionConfigProperties } from './retention-config.js';
 export { helmetHeaders, type SecurityPluginOptions, securityOptions, securityPlugin } from './security.js';
 export { startService } from './server.js';
 export { issuerOf, loadSigningKeys, SigningKeyConfigProperties, signingKeysPlugin } from './signing-keys.js';

@@ -9,5 +9,7 @@ runDatabaseEntry(CLI, loadAuthServiceConfig, (db, config, base) => ({
   db,
   passwordHashParams: passwordHashParams(config),
   readStdin: () => readFirstLine(process.stdin),
+  retentionDays: config.RETENTION_DAYS,
+  backoffResetSeconds: config.BACKOFF_RESET_SECONDS,
   ...base,
 }));

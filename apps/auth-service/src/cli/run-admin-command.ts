@@ -1,15 +1,21 @@
 // The auth admin CLI's commands, independent of the process: argv in, lines out, exit code back (tests run it
 // in-process). The generic plumbing (parsing, help, errors, exit codes) is in @mxp/service-kit/cli.
 import type { PrismaClient } from '@mxp/db';
+import { pruneStaleBackoff } from '@mxp/db/backoff';
+import { DEFAULT_PRUNE_BATCH_SIZE, pruneBefore } from '@mxp/db/retention';
 import {
   type AdminDeps,
   type AdminProgram,
   bindAdminProgram,
   checkOptionsApply,
   describeErrorsOf,
+  formatPruneReport,
   GLOBAL_OPTIONS,
   type OptionValues,
   type ParsedCommandLine,
+  PRUNE_OPTIONS,
+  type PruneReport,
+  pruneOptions,
   resultPrinter,
   UsageError,
   wholeSeconds,
@@ -45,6 +51,12 @@ export interface AdminCommandDeps extends AdminDeps {
   passwordHashParams: PasswordHashParams;
   /** stdin, for `--password-stdin` (only its first line is used). */
   readStdin: () => Promise<string>;
+  /** Default age, in days, of the rows `prune` deletes (RETENTION_DAYS). */
+  retentionDays: number;
+  /** BACKOFF_RESET_SECONDS: a backoff row without failure or lock for this long is forgotten, so `prune` deletes it. */
+  backoffResetSeconds: number;
+  /** The clock (tests fix it to check the cutoff exactly). */
+  now?: () => Date;
 }
 
 export const PROGRAM_NAME = 'auth-admin';
@@ -67,6 +79,10 @@ Commands:
                                   --password-stdin) and revoke all the user's sessions
   sessions list --user USER       the user's active sessions and those ended in the last 30 days
   sessions revoke ID              end one session (its refresh and access tokens stop working)
+  prune [--older-than-days N] [--batch-size N]
+                                  delete sign-in attempts and auth logs older than N days (default
+                                  RETENTION_DAYS, 90) and forgotten brute-force backoff rows, in
+                                  short batches (no table lock: the service keeps running)
   help                            this text
 
 Options:
@@ -77,13 +93,15 @@ Options:
   --rotation on|off  a refresh token is exchanged for a new one at each use (default on)
   --password-stdin   read the password from the first line of stdin (pipe it in; 8 to 1024
                      characters; leading and trailing spaces are part of it)
+  --older-than-days N  rows created more than N days ago are deleted, 1 to 36500 (default RETENTION_DAYS)
+  --batch-size N     rows per DELETE (each its own transaction), 1 to 100000 (default 5000)
   --json             print exactly one JSON object on stdout (errors: one JSON object on stderr)
   --actor NAME       who is recorded in the admin audit (default: the operating-system user)
   -h, --help         this text
 
 Usernames and emails are stored lower-cased; a username has 1 to 100 characters among a-z 0-9 . _ @ -.
 Environment: DATABASE_URL (required); PASSWORD_HASH_MEMORY_KIB, PASSWORD_HASH_ITERATIONS and
-PASSWORD_HASH_PARALLELISM (argon2id cost, as the service).
+PASSWORD_HASH_PARALLELISM (argon2id cost, as the service); RETENTION_DAYS and BACKOFF_RESET_SECONDS (prune).
 Exit codes: 0 success, 1 refused or failed (unknown user/session, invalid value, name taken, configuration,
 database), 2 usage error.`;
 
@@ -98,6 +116,7 @@ const OPTIONS = {
   email: { type: 'string' },
   'password-stdin': { type: 'boolean' },
   user: { type: 'string' },
+  ...PRUNE_OPTIONS,
 } as const;
 
 type Options = typeof OPTIONS;
@@ -135,7 +154,8 @@ export type AdminCommand =
   | { name: 'users disable' | 'users enable'; username: string }
   | { name: 'users set-password'; username: string; passwordFromStdin: boolean }
   | { name: 'sessions list'; username: string }
-  | { name: 'sessions revoke'; sessionId: string };
+  | { name: 'sessions revoke'; sessionId: string }
+  | { name: 'prune'; olderThanDays: number | undefined; batchSize: number | undefined };
 
 export const PROGRAM: AdminProgram<Options, AdminCommand> = {
   name: PROGRAM_NAME,
@@ -210,7 +230,39 @@ async function execute(command: AdminCommand, json: boolean, deps: AdminCommandD
       print({ ...session, revokedNow: revoked }, formatSessionRevoked(session, revoked));
       return;
     }
+    case 'prune': {
+      const report = await prune(command, deps);
+      print(report, formatPruneReport(report));
+      return;
+    }
   }
+}
+
+/** `prune`: one table after the other, each in batches (see @mxp/db/retention for why batches). */
+async function prune(command: Extract<AdminCommand, { name: 'prune' }>, deps: AdminCommandDeps): Promise<PruneReport> {
+  const started = performance.now();
+  const now = deps.now?.() ?? new Date();
+  const olderThanDays = command.olderThanDays ?? deps.retentionDays;
+  const batchSize = command.batchSize ?? DEFAULT_PRUNE_BATCH_SIZE;
+  const cutoff = new Date(now.getTime() - olderThanDays * 86_400_000);
+  const deleted: Record<string, number> = {};
+  deleted['auth.auth_attempts'] = await pruneBefore(deps.db, 'auth.auth_attempts', cutoff, batchSize);
+  deleted['auth.auth_logs'] = await pruneBefore(deps.db, 'auth.auth_logs', cutoff, batchSize);
+  deleted['auth.credential_backoff'] = await pruneStaleBackoff(
+    deps.db,
+    'auth.credential_backoff',
+    deps.backoffResetSeconds,
+    batchSize,
+    now,
+  );
+  return {
+    olderThanDays,
+    cutoff: cutoff.toISOString(),
+    batchSize,
+    deleted,
+    total: Object.values(deleted).reduce((sum, rows) => sum + rows, 0),
+    seconds: (performance.now() - started) / 1000,
+  };
 }
 
 /** The password from the first line of stdin, or a generated one (to be shown once). */
@@ -237,6 +289,11 @@ function withPassword(user: UserView, password: string | undefined) {
 
 function toCommand(positionals: readonly string[], values: Values): AdminCommand {
   const [group, sub, ...rest] = positionals;
+  if (group === 'prune') {
+    checkOptionsApply(values, ['older-than-days', 'batch-size'], 'prune');
+    if (sub !== undefined) throw new UsageError(`unexpected argument "${sub}" for "prune"`);
+    return { name: 'prune', ...pruneOptions(values) };
+  }
   if (group === undefined || !Object.hasOwn(COMMANDS, group)) throw new UsageError(`unknown command "${group}"`);
   const subcommands: Record<string, CommandSpec> = COMMANDS[group as keyof typeof COMMANDS];
   if (sub === undefined) throw new UsageError(`missing subcommand: ${group} ${Object.keys(subcommands).join(' | ')}`);

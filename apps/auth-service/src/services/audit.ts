@@ -95,6 +95,10 @@ export async function listLogs(
       userId,
       ...(position
         ? {
+            // The redundant `created_at <= position` is what PostgreSQL can use as a range bound of the
+            // (user_id, created_at DESC, id DESC) index; the OR alone is only a filter, so a deep page walked and
+            // discarded every newer row of the user (7,000 rows, 118 ms, on 10M rows; README, "Retention").
+            createdAt: { lte: position.createdAt },
             OR: [{ createdAt: { lt: position.createdAt } }, { createdAt: position.createdAt, id: { lt: position.id } }],
           }
         : {}),

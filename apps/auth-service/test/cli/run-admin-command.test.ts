@@ -42,6 +42,8 @@ describe('runAdminCommand', () => {
         if (options.stdin === undefined) throw new Error('stdin was read although the test gave none');
         return options.stdin;
       },
+      retentionDays: 90,
+      backoffResetSeconds: 900,
       out: (line) => out.push(line),
       err: (line) => err.push(line),
       ...options.deps,

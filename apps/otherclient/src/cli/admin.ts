@@ -16,5 +16,7 @@ runDatabaseEntry(CLI, loadOtherclientConfig, (db, config, base) => ({
   db,
   pepper: config.CLIENT_SECRET_PEPPER,
   rotationGraceSeconds: rotationGraceSeconds(config),
+  retentionDays: config.RETENTION_DAYS,
+  backoffResetSeconds: config.BACKOFF_RESET_SECONDS,
   ...base,
 }));

@@ -1,15 +1,21 @@
 // The admin CLI's commands, independent of the process: argv in, lines out, exit code back (tests run it in-process).
 // The generic plumbing (parsing, help, errors, exit codes) is in @mxp/service-kit/cli.
 import type { PrismaClient } from '@mxp/db';
+import { pruneStaleBackoff } from '@mxp/db/backoff';
+import { DEFAULT_PRUNE_BATCH_SIZE, pruneBefore } from '@mxp/db/retention';
 import {
   type AdminDeps,
   type AdminProgram,
   bindAdminProgram,
   checkOptionsApply,
   describeErrorsOf,
+  formatPruneReport,
   GLOBAL_OPTIONS,
   type OptionValues,
   type ParsedCommandLine,
+  PRUNE_OPTIONS,
+  type PruneReport,
+  pruneOptions,
   resultPrinter,
   UsageError,
   wholeSeconds,
@@ -41,7 +47,19 @@ export interface AdminCommandDeps extends AdminDeps {
   pepper: string;
   /** Grace of the previous secret when `rotate-secret` has no `--grace`. */
   rotationGraceSeconds: number;
+  /** Default age, in days, of the token audit rows `prune` deletes (RETENTION_DAYS). */
+  retentionDays: number;
+  /** BACKOFF_RESET_SECONDS: a backoff row without failure or lock for this long is forgotten, so `prune` deletes it. */
+  backoffResetSeconds: number;
+  /** The clock (tests fix it to check the cutoff exactly). */
+  now?: () => Date;
 }
+
+/**
+ * A revoked token's row is kept this long past the token's `exp`: the token is refused as expired from `exp` on,
+ * but a replica whose clock lags would still accept it without the row.
+ */
+export const REVOKED_TOKEN_KEEP_AFTER_EXPIRY_MS = 5 * 60_000;
 
 export const PROGRAM_NAME = 'otherclient-admin';
 
@@ -59,18 +77,25 @@ Commands:
                                   the grace period (default 86400 s, 0 = stops at once, max 30 days)
   clients disable ID              refuse the client's token requests from now on
   clients enable ID               allow them again
+  prune [--older-than-days N] [--batch-size N]
+                                  delete token audit rows older than N days (default RETENTION_DAYS,
+                                  90), revocations of tokens expired over 5 minutes ago and forgotten
+                                  brute-force backoff rows, in short batches (no table lock)
   help                            this text
 
 Options:
   --scopes a,b       scopes the client may request (comma-separated; default: none)
   --audience AUD     "aud" of its tokens (default: the service's audience)
   --ttl SECONDS      lifetime of its tokens, 60 to 86400 (default 3600)
+  --older-than-days N  rows created more than N days ago are deleted, 1 to 36500 (default RETENTION_DAYS)
+  --batch-size N     rows per DELETE (each its own transaction), 1 to 100000 (default 5000)
   --json             print exactly one JSON object on stdout (errors: one JSON object on stderr)
   --actor NAME       who is recorded in the admin audit (default: the operating-system user)
   -h, --help         this text
 
 Environment: DATABASE_URL (required), CLIENT_SECRET_PEPPER or CLIENT_SECRET_PEPPER_FILE (required in production;
-development uses the pepper generated in DATA_DIR, shared with \`pnpm dev\`).
+development uses the pepper generated in DATA_DIR, shared with \`pnpm dev\`); RETENTION_DAYS and
+BACKOFF_RESET_SECONDS (prune).
 Exit codes: 0 success, 1 refused or failed (unknown client, invalid value, configuration, database), 2 usage error.`;
 
 const OPTIONS = {
@@ -80,6 +105,7 @@ const OPTIONS = {
   audience: { type: 'string' },
   ttl: { type: 'string' },
   grace: { type: 'string' },
+  ...PRUNE_OPTIONS,
 } as const;
 
 type Options = typeof OPTIONS;
@@ -102,7 +128,8 @@ export type AdminCommand =
   | { name: 'create'; input: NewClient }
   | { name: 'list' }
   | { name: 'show' | 'disable' | 'enable'; clientId: string }
-  | { name: 'rotate-secret'; clientId: string; graceSeconds: number | undefined };
+  | { name: 'rotate-secret'; clientId: string; graceSeconds: number | undefined }
+  | { name: 'prune'; olderThanDays: number | undefined; batchSize: number | undefined };
 
 export const PROGRAM: AdminProgram<Options, AdminCommand> = {
   name: PROGRAM_NAME,
@@ -159,7 +186,44 @@ async function execute(command: AdminCommand, json: boolean, deps: AdminCommandD
       print(client, formatStatusChange(client));
       return;
     }
+    case 'prune': {
+      const report = await prune(command, deps);
+      print(report, formatPruneReport(report));
+      return;
+    }
   }
+}
+
+/** `prune`: one table after the other, each in batches (see @mxp/db/retention for why batches). */
+async function prune(command: Extract<AdminCommand, { name: 'prune' }>, deps: AdminCommandDeps): Promise<PruneReport> {
+  const started = performance.now();
+  const now = deps.now?.() ?? new Date();
+  const olderThanDays = command.olderThanDays ?? deps.retentionDays;
+  const batchSize = command.batchSize ?? DEFAULT_PRUNE_BATCH_SIZE;
+  const cutoff = new Date(now.getTime() - olderThanDays * 86_400_000);
+  const deleted: Record<string, number> = {};
+  deleted['otherclient.token_audit'] = await pruneBefore(deps.db, 'otherclient.token_audit', cutoff, batchSize);
+  deleted['otherclient.revoked_tokens'] = await pruneBefore(
+    deps.db,
+    'otherclient.revoked_tokens',
+    new Date(now.getTime() - REVOKED_TOKEN_KEEP_AFTER_EXPIRY_MS),
+    batchSize,
+  );
+  deleted['otherclient.client_backoff'] = await pruneStaleBackoff(
+    deps.db,
+    'otherclient.client_backoff',
+    deps.backoffResetSeconds,
+    batchSize,
+    now,
+  );
+  return {
+    olderThanDays,
+    cutoff: cutoff.toISOString(),
+    batchSize,
+    deleted,
+    total: Object.values(deleted).reduce((sum, rows) => sum + rows, 0),
+    seconds: (performance.now() - started) / 1000,
+  };
 }
 
 function withSecret(client: ClientView, clientSecret: string) {
@@ -169,6 +233,11 @@ function withSecret(client: ClientView, clientSecret: string) {
 
 function toCommand(positionals: readonly string[], values: Values): AdminCommand {
   const [group, sub, ...rest] = positionals;
+  if (group === 'prune') {
+    checkOptionsApply(values, ['older-than-days', 'batch-size'], 'prune');
+    if (sub !== undefined) throw new UsageError(`unexpected argument "${sub}" for "prune"`);
+    return { name: 'prune', ...pruneOptions(values) };
+  }
   if (group !== 'clients') throw new UsageError(`unknown command "${group}"`);
   if (sub === undefined) {
     throw new UsageError(`missing subcommand: clients ${Object.keys(SUBCOMMANDS).join(' | ')}`);

@@ -29,6 +29,8 @@ describe('runAdminCommand', () => {
       db,
       pepper,
       rotationGraceSeconds: 86_400,
+      retentionDays: 90,
+      backoffResetSeconds: 900,
       actor: 'alice',
       out: (line) => out.push(line),
       err: (line) => err.push(line),

@@ -447,3 +447,53 @@ export function table(rows: ReadonlyArray<readonly string[]>): string[] {
 export function iso(date: Date): string {
   return date.toISOString();
 }
+
+/** An integer option within `[min, max]` (a value out of range is a usage error naming the limits). */
+export function boundedInteger(option: string, raw: string, min: number, max: number): number {
+  const value = raw.trim();
+  if (!/^\d+$/.test(value) || Number(value) < min || Number(value) > max) {
+    throw new UsageError(`--${option} must be a whole number from ${min} to ${max}, got "${raw}"`);
+  }
+  return Number(value);
+}
+
+/** The options of the `prune` commands (history retention). */
+export const PRUNE_OPTIONS = {
+  'older-than-days': { type: 'string' },
+  'batch-size': { type: 'string' },
+} as const;
+
+export const RETENTION_DAYS_MAX = 36_500;
+
+/** `prune`'s options: days (undefined: RETENTION_DAYS) and rows per batch (undefined: the default). */
+export function pruneOptions(values: { 'older-than-days'?: string | undefined; 'batch-size'?: string | undefined }): {
+  olderThanDays: number | undefined;
+  batchSize: number | undefined;
+} {
+  const days = values['older-than-days'];
+  const batch = values['batch-size'];
+  return {
+    olderThanDays: days === undefined ? undefined : boundedInteger('older-than-days', days, 1, RETENTION_DAYS_MAX),
+    batchSize: batch === undefined ? undefined : boundedInteger('batch-size', batch, 1, 100_000),
+  };
+}
+
+/** What a `prune` command did: the cutoff and the rows deleted per table. */
+export interface PruneReport {
+  olderThanDays: number;
+  cutoff: string;
+  batchSize: number;
+  deleted: Record<string, number>;
+  total: number;
+  seconds: number;
+}
+
+export function formatPruneReport(report: PruneReport): string[] {
+  return [
+    `Deleted ${report.total} rows older than ${report.olderThanDays} days (before ${report.cutoff}), in batches of ${report.batchSize}:`,
+    ...table([['table', 'rows'], ...Object.entries(report.deleted).map(([name, rows]) => [name, String(rows)])]).map(
+      (line) => `  ${line}`,
+    ),
+    `in ${report.seconds.toFixed(1)} s`,
+  ];
+}
