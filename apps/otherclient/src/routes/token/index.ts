@@ -64,6 +64,8 @@ export const tokenRoutes: FastifyPluginAsyncTypebox<TokenRoutesOptions> = async 
         throw new HttpError('INVALID_CREDENTIALS');
       }
       const { client } = authentication;
+      // The request's log line names the integrator it served (requestLogging).
+      request.subject = `client:${client.id}`;
       const issued = await issueAccessToken(app.signingKeys, client, client.allowedScopes, settings, now);
       // Also the client's "last used" (written with the audit batch, at most once a minute).
       app.tokenAudit.record(

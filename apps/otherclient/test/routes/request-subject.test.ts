@@ -1,0 +1,61 @@
+// The request log line names the integrator a token request served: `client:<id>` once the client authenticated,
+// nothing when it did not (the line is written by service-kit's requestLogging).
+import type { TestDatabase } from '@mxp/db/testing';
+import { startLogCapturedApp } from '@mxp/testing/log-capture';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { buildApp, type OtherclientApp } from '../../src/app.js';
+import { loadOtherclientConfig, type OtherclientConfig } from '../../src/config.js';
+import { createClient } from '../../src/services/clients.js';
+import { testEnv } from '../helpers.js';
+
+const logged: string[] = [];
+let database: TestDatabase;
+let app: OtherclientApp;
+let config: OtherclientConfig;
+
+beforeAll(async () => {
+  ({ database, app, config } = await startLogCapturedApp({
+    buildApp,
+    loadConfig: loadOtherclientConfig,
+    testEnv,
+    serviceName: 'otherclient',
+    logged,
+  }));
+});
+afterAll(async () => {
+  await app?.close();
+  await database?.drop();
+});
+
+function requestLine(requestId: string): Record<string, unknown> {
+  const line = logged
+    .map((text) => JSON.parse(text) as Record<string, unknown>)
+    .find((entry) => entry.msg === 'request completed' && entry.reqId === requestId);
+  if (!line) throw new Error(`no request line for ${requestId}`);
+  return line;
+}
+
+describe('request.subject on otherclient', () => {
+  it('is the client on an issued token, absent on a refused one', async () => {
+    const { client, clientSecret } = await createClient(
+      app.db,
+      config.CLIENT_SECRET_PEPPER,
+      { name: 'Subject' },
+      'vitest',
+    );
+    for (const [id, secret, status] of [
+      ['subject-issued', clientSecret, 200],
+      ['subject-refused', 'not-the-secret', 401],
+    ] as const) {
+      const response = await app.inject({
+        method: 'POST',
+        url: '/api/auth/token',
+        headers: { 'x-request-id': id },
+        payload: { clientId: client.clientId, clientSecret: secret },
+      });
+      expect(response.statusCode, response.body).toBe(status);
+    }
+    expect(requestLine('subject-issued').subject).toBe(`client:${client.clientId}`);
+    expect(requestLine('subject-refused').subject).toBeUndefined();
+  });
+});
