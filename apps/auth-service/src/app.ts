@@ -1,5 +1,6 @@
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import {
+  apiDocs,
   baseFastifyOptions,
   dbPlugin,
   errorHandler,
@@ -44,6 +45,40 @@ export async function buildApp(config: AuthServiceConfig, overrides: Partial<Fas
   await app.register(requestGuards);
   await app.register(securityPlugin, securityOptions(config));
   await app.register(rateLimitPlugin, rateLimitOptions(config, 'auth-service'));
+  // Before the routes: the document is collected from them as they are added.
+  await app.register(apiDocs, {
+    title: 'MAXPOINT auth-service',
+    version: '1.0.0',
+    description:
+      'Single sign-on: credentials, sessions per application and device, access and refresh tokens, and the ' +
+      'authentication history. Routes marked with a lock take `Authorization: Bearer <access_token>`.',
+    prefixes: ['/auth'],
+    tags: [
+      { name: 'Credentials', description: 'Check credentials, sign in and out' },
+      { name: 'Tokens', description: 'Refresh and validate tokens' },
+      { name: 'Sessions', description: "The caller's sessions" },
+      { name: 'Audit', description: 'Authentication attempts and history' },
+      { name: 'Discovery', description: 'Signing keys' },
+      { name: 'Operations', description: 'Probes' },
+    ],
+    // The session routes' preHandler, and the gateways' check, which reads the token itself.
+    takesBearer: (url, route) =>
+      url === '/auth/token/validate' || [route.preHandler].flat().includes(app.requireSession),
+    tagOf: (url) =>
+      url.includes('/.well-known/')
+        ? 'Discovery'
+        : url.endsWith('/health')
+          ? 'Operations'
+          : url.startsWith('/auth/token/')
+            ? 'Tokens'
+            : url.startsWith('/auth/session')
+              ? 'Sessions'
+              : url === '/auth/attempts' || url === '/auth/logs'
+                ? 'Audit'
+                : ['/auth/verify', '/auth/login', '/auth/logout'].includes(url)
+                  ? 'Credentials'
+                  : undefined,
+  });
   await app.register(dbPlugin, {
     databaseUrl: config.DATABASE_URL,
     poolMax: config.DATABASE_POOL_MAX,

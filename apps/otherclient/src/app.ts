@@ -1,5 +1,6 @@
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import {
+  apiDocs,
   baseFastifyOptions,
   dbPlugin,
   errorHandler,
@@ -37,6 +38,32 @@ export async function buildApp(config: OtherclientConfig, overrides: Partial<Fas
   await app.register(requestGuards);
   await app.register(securityPlugin, securityOptions(config));
   await app.register(rateLimitPlugin, rateLimitOptions(config, 'otherclient'));
+  // Before the routes: the document is collected from them as they are added.
+  await app.register(apiDocs, {
+    title: 'MAXPOINT otherclient',
+    version: '1.0.0',
+    description:
+      'Access tokens for external integrators (`POST /api/auth/token`), OAuth 2.0 client credentials, introspection ' +
+      'and revocation, and the keys and metadata to verify the tokens locally.',
+    prefixes: ['/api/auth'],
+    tags: [
+      { name: 'API token', description: 'The OtherClient API: clientId and clientSecret for a JWT' },
+      { name: 'OAuth 2.0', description: 'Standard OAuth 2.0 endpoints (form-encoded, RFC 6749 errors)' },
+      { name: 'Discovery', description: 'Signing keys and authorization server metadata' },
+      { name: 'Operations', description: 'Probes' },
+    ],
+    takesBearer: (url) => url === '/api/auth/token/info',
+    tagOf: (url) =>
+      url.includes('/.well-known/')
+        ? 'Discovery'
+        : url.endsWith('/health')
+          ? 'Operations'
+          : url.startsWith('/oauth/')
+            ? 'OAuth 2.0'
+            : url.startsWith('/api/auth/token')
+              ? 'API token'
+              : undefined,
+  });
   await app.register(dbPlugin, {
     databaseUrl: config.DATABASE_URL,
     poolMax: config.DATABASE_POOL_MAX,

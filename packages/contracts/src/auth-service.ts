@@ -25,7 +25,11 @@ export const VerifyRequest = Type.Object(
     email: Type.Optional(Identifier),
     password: Password,
   },
-  { $id: 'VerifyRequest', additionalProperties: false },
+  {
+    $id: 'VerifyRequest',
+    additionalProperties: false,
+    examples: [{ username: 'jdoe', password: 'correct horse battery staple' }],
+  },
 );
 export type VerifyRequest = Static<typeof VerifyRequest>;
 
@@ -35,7 +39,11 @@ export const VerifyResponse = Type.Object(
     status: Type.Literal('success'),
     validated_by: Type.Literal('credentials'),
   },
-  { $id: 'VerifyResponse', additionalProperties: false },
+  {
+    $id: 'VerifyResponse',
+    additionalProperties: false,
+    examples: [{ user_id: 'ObjectID', status: 'success', validated_by: 'credentials' }],
+  },
 );
 export type VerifyResponse = Static<typeof VerifyResponse>;
 
@@ -48,7 +56,18 @@ export const LoginRequest = Type.Object(
     application_id: Type.String({ minLength: 1, maxLength: 200 }),
     device_info: Type.Optional(DeviceInfo),
   },
-  { $id: 'LoginRequest', additionalProperties: false },
+  {
+    $id: 'LoginRequest',
+    additionalProperties: false,
+    examples: [
+      {
+        email: 'jdoe@example.com',
+        password: 'correct horse battery staple',
+        application_id: 'app-uuid',
+        device_info: { platform: 'web', browser: 'Firefox 140' },
+      },
+    ],
+  },
 );
 export type LoginRequest = Static<typeof LoginRequest>;
 
@@ -61,14 +80,31 @@ export const LoginResponse = Type.Object(
     token_type: Type.Literal('Bearer'),
     expires_in: Type.Integer(),
   },
-  { $id: 'LoginResponse', additionalProperties: false },
+  {
+    $id: 'LoginResponse',
+    additionalProperties: false,
+    examples: [
+      {
+        access_token: 'JWT...',
+        refresh_token: 'JWT...',
+        session_id: 'abc123',
+        expires_at: '2025-08-01T12:00:00Z',
+        token_type: 'Bearer',
+        expires_in: 900,
+      },
+    ],
+  },
 );
 export type LoginResponse = Static<typeof LoginResponse>;
 
 /** `POST /auth/logout` and the session-closing routes. */
 export const MessageResponse = Type.Object(
   { message: Type.String(), revoked_count: Type.Optional(Type.Integer()) },
-  { $id: 'MessageResponse', additionalProperties: false },
+  {
+    $id: 'MessageResponse',
+    additionalProperties: false,
+    examples: [{ message: 'Session and tokens revoked successfully' }],
+  },
 );
 export type MessageResponse = Static<typeof MessageResponse>;
 
@@ -76,7 +112,11 @@ export type MessageResponse = Static<typeof MessageResponse>;
 export const RefreshRequest = Type.Object(
   // Long enough for anything token-like (an access token sent here by mistake must be a 401, not a 400).
   { refresh_token: Type.String({ minLength: 1, maxLength: 8192 }) },
-  { $id: 'RefreshRequest', additionalProperties: false },
+  {
+    $id: 'RefreshRequest',
+    additionalProperties: false,
+    examples: [{ refresh_token: 'JWT...' }],
+  },
 );
 export type RefreshRequest = Static<typeof RefreshRequest>;
 
@@ -90,7 +130,13 @@ export const RefreshResponse = Type.Object(
     token_type: Type.Literal('Bearer'),
     expires_in: Type.Integer(),
   },
-  { $id: 'RefreshResponse', additionalProperties: false },
+  {
+    $id: 'RefreshResponse',
+    additionalProperties: false,
+    examples: [
+      { access_token: 'nuevo_token', expires_at: '2025-08-01T12:00:00Z', token_type: 'Bearer', expires_in: 900 },
+    ],
+  },
 );
 export type RefreshResponse = Static<typeof RefreshResponse>;
 
@@ -103,14 +149,22 @@ export const ValidateResponse = Type.Object(
     session_id: Type.String(),
     exp: Type.Integer(),
   },
-  { $id: 'ValidateResponse', additionalProperties: false },
+  {
+    $id: 'ValidateResponse',
+    additionalProperties: false,
+    examples: [{ valid: true, user_id: 'ObjectID', application_id: 'app-uuid', session_id: 'abc123', exp: 1754049600 }],
+  },
 );
 export type ValidateResponse = Static<typeof ValidateResponse>;
 
 /** `POST /auth/token/validate` 401: the error envelope with `valid: false`. */
 export const ValidateErrorResponse = Type.Object(
   { ...ErrorEnvelope.properties, valid: Type.Literal(false) },
-  { $id: 'ValidateErrorResponse', additionalProperties: false },
+  {
+    $id: 'ValidateErrorResponse',
+    additionalProperties: false,
+    examples: [{ code: 401, status: 'error', message: 'Token de acceso inválido o ausente', valid: false }],
+  },
 );
 export type ValidateErrorResponse = Static<typeof ValidateErrorResponse>;
 
@@ -125,9 +179,34 @@ export const CurrentSessionResponse = Type.Object(
     last_seen_at: Type.String({ format: 'date-time' }),
     expires_at: Type.String({ format: 'date-time', description: 'When the session ends without activity' }),
   },
-  { $id: 'CurrentSessionResponse', additionalProperties: false },
+  {
+    $id: 'CurrentSessionResponse',
+    additionalProperties: false,
+    examples: [
+      {
+        user_id: 'ObjectID',
+        session_id: 'abc123',
+        application_id: 'app-uuid',
+        device_info: { platform: 'web' },
+        created_at: '2025-07-21T13:00:00Z',
+        last_seen_at: '2025-07-21T13:05:00Z',
+        expires_at: '2025-08-20T13:05:00Z',
+      },
+    ],
+  },
 );
 export type CurrentSessionResponse = Static<typeof CurrentSessionResponse>;
+
+const sessionSummaryExample = {
+  session_id: 'abc123',
+  created_at: '2025-07-21T13:00:00Z',
+  device_info: { platform: 'web' },
+  last_seen_at: '2025-07-21T13:05:00Z',
+  ip: '203.0.113.7',
+  user_agent: 'Mozilla/5.0',
+  application_id: 'app-uuid',
+  current: true,
+};
 
 export const SessionSummary = Type.Object(
   {
@@ -140,12 +219,19 @@ export const SessionSummary = Type.Object(
     application_id: Type.String(),
     current: Type.Boolean(),
   },
-  { $id: 'SessionSummary', additionalProperties: false },
+  {
+    $id: 'SessionSummary',
+    additionalProperties: false,
+    examples: [sessionSummaryExample],
+  },
 );
 export type SessionSummary = Static<typeof SessionSummary>;
 
 /** `GET /auth/sessions`: the user's active sessions, newest first. */
-export const SessionListResponse = Type.Array(SessionSummary, { $id: 'SessionListResponse' });
+export const SessionListResponse = Type.Array(SessionSummary, {
+  $id: 'SessionListResponse',
+  examples: [[sessionSummaryExample]],
+});
 export type SessionListResponse = Static<typeof SessionListResponse>;
 
 export const SessionIdParams = Type.Object(
@@ -164,13 +250,29 @@ export const AttemptRequest = Type.Object(
     reason: Type.Optional(Type.String({ minLength: 1, maxLength: 200 })),
     device_info: Type.Optional(DeviceInfo),
   },
-  { $id: 'AttemptRequest', additionalProperties: false },
+  {
+    $id: 'AttemptRequest',
+    additionalProperties: false,
+    examples: [
+      {
+        identifier: 'jdoe',
+        method: 'credentials',
+        success: false,
+        application_id: 'app-uuid',
+        reason: 'wrong_password',
+      },
+    ],
+  },
 );
 export type AttemptRequest = Static<typeof AttemptRequest>;
 
 export const AttemptResponse = Type.Object(
   { id: Type.String(), recorded: Type.Literal(true) },
-  { $id: 'AttemptResponse', additionalProperties: false },
+  {
+    $id: 'AttemptResponse',
+    additionalProperties: false,
+    examples: [{ id: '0198a1fc-e7e3-72de-824c-9c8c2f961160', recorded: true }],
+  },
 );
 export type AttemptResponse = Static<typeof AttemptResponse>;
 
@@ -184,6 +286,16 @@ export const LogsQuery = Type.Object(
 );
 export type LogsQuery = Static<typeof LogsQuery>;
 
+const logEntryExample = {
+  action: 'login',
+  success: true,
+  timestamp: '2025-07-21T13:00:00Z',
+  application_id: 'app-uuid',
+  device_info: { platform: 'web' },
+  session_id: 'abc123',
+  ip: '203.0.113.7',
+};
+
 export const LogEntry = Type.Object(
   {
     action: Type.String({ examples: ['login'] }),
@@ -194,10 +306,14 @@ export const LogEntry = Type.Object(
     session_id: Type.Union([Type.String(), Type.Null()]),
     ip: Type.Union([Type.String(), Type.Null()]),
   },
-  { $id: 'LogEntry', additionalProperties: false },
+  {
+    $id: 'LogEntry',
+    additionalProperties: false,
+    examples: [logEntryExample],
+  },
 );
 export type LogEntry = Static<typeof LogEntry>;
 
 /** `GET /auth/logs`: the current user's entries, newest first. */
-export const LogListResponse = Type.Array(LogEntry, { $id: 'LogListResponse' });
+export const LogListResponse = Type.Array(LogEntry, { $id: 'LogListResponse', examples: [[logEntryExample]] });
 export type LogListResponse = Static<typeof LogListResponse>;

@@ -8,12 +8,24 @@ export const ErrorEnvelope = Type.Object(
     message: Type.String({ examples: ['Credenciales inválidas'] }),
     errors: Type.Optional(Type.Array(Type.String())),
   },
-  { $id: 'ErrorEnvelope', additionalProperties: false },
+  {
+    $id: 'ErrorEnvelope',
+    additionalProperties: false,
+    examples: [
+      { code: 401, status: 'error', message: 'Credenciales inválidas' },
+      {
+        code: 400,
+        status: 'error',
+        message: 'Error en la validación de datos',
+        errors: ["El campo 'clientSecret' es requerido"],
+      },
+    ],
+  },
 );
 export type ErrorEnvelope = Static<typeof ErrorEnvelope>;
 
 /** The success body of the otherclient API: `{code, status: "success", message, data}`. */
-export function SuccessEnvelope<Data extends TSchema>(data: Data) {
+export function SuccessEnvelope<Data extends TSchema>(data: Data, example?: { message: string; data: Static<Data> }) {
   return Type.Object(
     {
       code: Type.Integer({ minimum: 200, maximum: 299, examples: [200] }),
@@ -21,6 +33,10 @@ export function SuccessEnvelope<Data extends TSchema>(data: Data) {
       message: Type.String(),
       data,
     },
-    { additionalProperties: false },
+    {
+      additionalProperties: false,
+      // The example of the API docs, as a whole body.
+      ...(example ? { examples: [{ code: 200, status: 'success', ...example }] } : {}),
+    },
   );
 }

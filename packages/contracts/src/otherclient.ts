@@ -9,7 +9,13 @@ export const TokenRequest = Type.Object(
     clientId: Type.String({ minLength: 1, maxLength: 200, examples: ['f2ffebd1-77eb-49d2-a623-99824b1f485d'] }),
     clientSecret: Type.String({ minLength: 1, maxLength: 200, examples: ['c0f2afed-edc3-4cec-8af0-ef58fcb50062'] }),
   },
-  { $id: 'TokenRequest', additionalProperties: false },
+  {
+    $id: 'TokenRequest',
+    additionalProperties: false,
+    examples: [
+      { clientId: 'f2ffebd1-77eb-49d2-a623-99824b1f485d', clientSecret: 'c0f2afed-edc3-4cec-8af0-ef58fcb50062' },
+    ],
+  },
 );
 export type TokenRequest = Static<typeof TokenRequest>;
 
@@ -32,7 +38,15 @@ export const TokenData = Type.Object(
 export type TokenData = Static<typeof TokenData>;
 
 /** `POST /api/auth/token` 200: `{code: 200, status: "success", message: "Token generado exitosamente", data}`. */
-export const TokenResponse = SuccessEnvelope(TokenData);
+export const TokenResponse = SuccessEnvelope(TokenData, {
+  message: 'Token generado exitosamente',
+  data: {
+    token: 'eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9...',
+    expire_in: '2025-09-19 23:59:59',
+    token_type: 'Bearer',
+    expires_in: 3600,
+  },
+});
 export type TokenResponse = Static<typeof TokenResponse>;
 
 // ─── GET /api/auth/token/info ───
@@ -54,7 +68,20 @@ export const TokenInfoData = Type.Object(
 export type TokenInfoData = Static<typeof TokenInfoData>;
 
 /** `GET /api/auth/token/info` 200: what the presented token grants and for how long. */
-export const TokenInfoResponse = SuccessEnvelope(TokenInfoData);
+export const TokenInfoResponse = SuccessEnvelope(TokenInfoData, {
+  message: 'Token válido',
+  data: {
+    client_id: 'f2ffebd1-77eb-49d2-a623-99824b1f485d',
+    client_name: 'Integrator',
+    scopes: ['orders:read'],
+    audience: 'api',
+    issuer: 'https://auth.example.com',
+    jti: '0198a1fc-e7e3-72de-824c-9c8c2f961160',
+    issued_at: '2025-09-19T22:59:59.000Z',
+    expire_in: '2025-09-19 23:59:59',
+    expires_in: 3600,
+  },
+});
 export type TokenInfoResponse = Static<typeof TokenInfoResponse>;
 
 // ─── OAuth 2.0 (RFC 6749, 7662, 7009, 8414) ───
@@ -65,7 +92,11 @@ export const OAuthErrorResponse = Type.Object(
     error: Type.String({ examples: ['invalid_client'] }),
     error_description: Type.Optional(Type.String()),
   },
-  { $id: 'OAuthErrorResponse', additionalProperties: false },
+  {
+    $id: 'OAuthErrorResponse',
+    additionalProperties: false,
+    examples: [{ error: 'invalid_client', error_description: 'Client authentication failed' }],
+  },
 );
 export type OAuthErrorResponse = Static<typeof OAuthErrorResponse>;
 
@@ -80,7 +111,11 @@ export const OAuthTokenRequest = Type.Object(
     client_id: Type.Optional(FormText(200)),
     client_secret: Type.Optional(FormText(200)),
   },
-  { $id: 'OAuthTokenRequest', additionalProperties: false },
+  {
+    $id: 'OAuthTokenRequest',
+    additionalProperties: false,
+    examples: [{ grant_type: 'client_credentials', scope: 'orders:read' }],
+  },
 );
 export type OAuthTokenRequest = Static<typeof OAuthTokenRequest>;
 
@@ -92,7 +127,13 @@ export const OAuthTokenResponse = Type.Object(
     expires_in: Type.Integer(),
     scope: Type.Optional(Type.String()),
   },
-  { $id: 'OAuthTokenResponse', additionalProperties: false },
+  {
+    $id: 'OAuthTokenResponse',
+    additionalProperties: false,
+    examples: [
+      { access_token: 'eyJhbGciOiJFUzI1NiIs...', token_type: 'Bearer', expires_in: 3600, scope: 'orders:read' },
+    ],
+  },
 );
 export type OAuthTokenResponse = Static<typeof OAuthTokenResponse>;
 
@@ -104,7 +145,11 @@ export const OAuthTokenOperationRequest = Type.Object(
     client_id: Type.Optional(FormText(200)),
     client_secret: Type.Optional(FormText(200)),
   },
-  { $id: 'OAuthTokenOperationRequest', additionalProperties: false },
+  {
+    $id: 'OAuthTokenOperationRequest',
+    additionalProperties: false,
+    examples: [{ token: 'eyJhbGciOiJFUzI1NiIs...', token_type_hint: 'access_token' }],
+  },
 );
 export type OAuthTokenOperationRequest = Static<typeof OAuthTokenOperationRequest>;
 
@@ -122,7 +167,25 @@ export const IntrospectionResponse = Type.Object(
     iss: Type.Optional(Type.String()),
     jti: Type.Optional(Type.String()),
   },
-  { $id: 'IntrospectionResponse', additionalProperties: false },
+  {
+    $id: 'IntrospectionResponse',
+    additionalProperties: false,
+    examples: [
+      {
+        active: true,
+        scope: 'orders:read',
+        client_id: 'f2ffebd1-77eb-49d2-a623-99824b1f485d',
+        token_type: 'Bearer',
+        exp: 1758326399,
+        iat: 1758322799,
+        sub: 'f2ffebd1-77eb-49d2-a623-99824b1f485d',
+        aud: 'api',
+        iss: 'https://auth.example.com',
+        jti: '0198a1fc-e7e3-72de-824c-9c8c2f961160',
+      },
+      { active: false },
+    ],
+  },
 );
 export type IntrospectionResponse = Static<typeof IntrospectionResponse>;
 
@@ -141,6 +204,23 @@ export const AuthorizationServerMetadata = Type.Object(
     revocation_endpoint_auth_methods_supported: Type.Array(Type.String()),
     scopes_supported: Type.Optional(Type.Array(Type.String())),
   },
-  { $id: 'AuthorizationServerMetadata', additionalProperties: false },
+  {
+    $id: 'AuthorizationServerMetadata',
+    additionalProperties: false,
+    examples: [
+      {
+        issuer: 'https://auth.example.com',
+        token_endpoint: 'https://auth.example.com/oauth/token',
+        jwks_uri: 'https://auth.example.com/.well-known/jwks.json',
+        introspection_endpoint: 'https://auth.example.com/oauth/introspect',
+        revocation_endpoint: 'https://auth.example.com/oauth/revoke',
+        grant_types_supported: ['client_credentials'],
+        response_types_supported: [],
+        token_endpoint_auth_methods_supported: ['client_secret_basic', 'client_secret_post'],
+        introspection_endpoint_auth_methods_supported: ['client_secret_basic', 'client_secret_post'],
+        revocation_endpoint_auth_methods_supported: ['client_secret_basic', 'client_secret_post'],
+      },
+    ],
+  },
 );
 export type AuthorizationServerMetadata = Static<typeof AuthorizationServerMetadata>;

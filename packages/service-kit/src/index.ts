@@ -1,3 +1,4 @@
+export { type ApiDocsOptions, apiDocs, plainSchema } from './api-docs.js';
 export { BackoffConfigProperties, backoffPolicyOf } from './backoff-config.js';
 export { bearerTokenFrom } from './bearer-token.js';
 export { startAppChangeFeed } from './change-feed.js';

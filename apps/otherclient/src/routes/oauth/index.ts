@@ -127,6 +127,7 @@ export const oauthRoutes: FastifyPluginAsyncTypebox<OAuthRoutesOptions> = async 
       config: credentialsLimit,
       schema: {
         summary: 'OAuth 2.0 token endpoint (client_credentials grant)',
+        consumes: [FORM],
         body: OAuthTokenRequest,
         response: { 200: OAuthTokenResponse, 400: OAuthErrorResponse, 401: OAuthErrorResponse },
       },
@@ -170,6 +171,7 @@ export const oauthRoutes: FastifyPluginAsyncTypebox<OAuthRoutesOptions> = async 
       config: credentialsLimit,
       schema: {
         summary: 'OAuth 2.0 token introspection (RFC 7662)',
+        consumes: [FORM],
         body: OAuthTokenOperationRequest,
         response: { 200: IntrospectionResponse, 400: OAuthErrorResponse, 401: OAuthErrorResponse },
       },
@@ -205,6 +207,7 @@ export const oauthRoutes: FastifyPluginAsyncTypebox<OAuthRoutesOptions> = async 
       config: credentialsLimit,
       schema: {
         summary: 'OAuth 2.0 token revocation (RFC 7009)',
+        consumes: [FORM],
         body: OAuthTokenOperationRequest,
         response: { 200: Type.Null({ description: 'Empty body' }), 400: OAuthErrorResponse, 401: OAuthErrorResponse },
       },
