@@ -225,6 +225,8 @@ export function documentSuite(options: {
         expect(response.headers['content-type']).toMatch(/^text\/html/);
         expect(response.body).toContain(`spec-url="${url}/json"`);
         expect(response.headers['content-security-policy']).toMatch(/default-src 'none'/);
+        // The CDN's script runs only if its bytes are the pinned ones.
+        expect(response.body).toMatch(/<script src="https:[^"]+" integrity="sha384-[A-Za-z0-9+/]{64}" crossorigin/);
       },
     );
   });
