@@ -35,7 +35,7 @@ function requestLine(requestId: string): Record<string, unknown> {
 }
 
 describe('request.subject on auth-service', () => {
-  it('is the user on Bearer routes and validate, absent when the token is refused', async () => {
+  it('is the user on login, refresh, Bearer routes and validate; absent when refused', async () => {
     const user = await createUser(app.db);
     const application = await createApplication(app.db);
     const signedIn = await app.inject({
@@ -44,7 +44,27 @@ describe('request.subject on auth-service', () => {
       payload: { username: user.username, password: user.password, application_id: application.id },
     });
     expect(signedIn.statusCode, signedIn.body).toBe(200);
-    const token = signedIn.json<{ access_token: string }>().access_token;
+    const { access_token: token, refresh_token: refreshToken } = signedIn.json<{
+      access_token: string;
+      refresh_token: string;
+    }>();
+    expect(requestLine(signedIn.headers['x-request-id'] as string).subject).toBe(`user:${user.id}`);
+    const refreshed = await app.inject({
+      method: 'POST',
+      url: '/auth/token/refresh',
+      headers: { 'x-request-id': 'subject-refresh' },
+      payload: { refresh_token: refreshToken },
+    });
+    expect(refreshed.statusCode, refreshed.body).toBe(200);
+    expect(requestLine('subject-refresh').subject).toBe(`user:${user.id}`);
+    const refused = await app.inject({
+      method: 'POST',
+      url: '/auth/login',
+      headers: { 'x-request-id': 'subject-wrong-password' },
+      payload: { username: user.username, password: `${user.password}x`, application_id: application.id },
+    });
+    expect(refused.statusCode).toBe(401);
+    expect(requestLine('subject-wrong-password').subject).toBeUndefined();
 
     const requests = [
       { id: 'subject-validate', url: '/auth/token/validate', method: 'POST' as const, token },

@@ -58,4 +58,25 @@ describe('request.subject on otherclient', () => {
     expect(requestLine('subject-issued').subject).toBe(`client:${client.clientId}`);
     expect(requestLine('subject-refused').subject).toBeUndefined();
   });
+
+  it('is the client on the OAuth endpoints once it authenticated', async () => {
+    const { client, clientSecret } = await createClient(
+      app.db,
+      config.CLIENT_SECRET_PEPPER,
+      { name: 'OAuth' },
+      'vitest',
+    );
+    const response = await app.inject({
+      method: 'POST',
+      url: '/oauth/token',
+      headers: {
+        'content-type': 'application/x-www-form-urlencoded',
+        authorization: `Basic ${Buffer.from(`${client.clientId}:${clientSecret}`).toString('base64')}`,
+        'x-request-id': 'subject-oauth',
+      },
+      payload: 'grant_type=client_credentials',
+    });
+    expect(response.statusCode, response.body).toBe(200);
+    expect(requestLine('subject-oauth').subject).toBe(`client:${client.clientId}`);
+  });
 });

@@ -198,6 +198,8 @@ export const credentialsRoutes: FastifyPluginAsyncTypebox<CredentialsRoutesOptio
         throw new HttpError('INVALID_CREDENTIALS');
       }
 
+      // The request's log line names the user once the password is right (requestLogging); failures name nobody.
+      request.subject = `user:${check.user.id}`;
       const now = new Date();
       const opened = await openSession(
         app.db,

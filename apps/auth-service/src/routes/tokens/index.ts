@@ -60,6 +60,7 @@ export const tokenRoutes: FastifyPluginAsyncTypebox<TokenRoutesOptions> = async 
         throw new HttpError('INVALID_REFRESH_TOKEN');
       }
       const { session, refreshToken } = outcome;
+      request.subject = `user:${session.userId}`;
       const access = await issueSessionAccessToken(
         app.signingKeys,
         options.issuer,

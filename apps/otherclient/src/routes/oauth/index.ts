@@ -113,6 +113,8 @@ export const oauthRoutes: FastifyPluginAsyncTypebox<OAuthRoutesOptions> = async 
       // Locked or not, the same invalid_client: a lock must not tell a guesser anything (not even that it exists).
       throw refusal;
     }
+    // The request's log line names the client that authenticated (requestLogging).
+    request.subject = `client:${authentication.client.id}`;
     return { ...authentication, now };
   }
 
