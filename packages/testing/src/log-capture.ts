@@ -46,3 +46,12 @@ export async function startLogCapturedApp<Config extends { NODE_ENV: string }, A
     throw error;
   }
 }
+
+/** The "request completed" line (requestLogging) of the request with id `requestId`, parsed; fails when absent. */
+export function requestLogLine(logged: readonly string[], requestId: string): Record<string, unknown> {
+  const line = logged
+    .map((text) => JSON.parse(text) as Record<string, unknown>)
+    .find((entry) => entry.msg === 'request completed' && entry.reqId === requestId);
+  if (!line) throw new Error(`no request line for ${requestId}`);
+  return line;
+}

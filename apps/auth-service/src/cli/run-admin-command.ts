@@ -17,6 +17,7 @@ import {
   type PruneReport,
   pruneOptions,
   resultPrinter,
+  runPrune,
   UsageError,
   wholeSeconds,
 } from '@mxp/service-kit/cli';
@@ -239,30 +240,19 @@ async function execute(command: AdminCommand, json: boolean, deps: AdminCommandD
 }
 
 /** `prune`: one table after the other, each in batches (see @mxp/db/retention for why batches). */
-async function prune(command: Extract<AdminCommand, { name: 'prune' }>, deps: AdminCommandDeps): Promise<PruneReport> {
-  const started = performance.now();
-  const now = deps.now?.() ?? new Date();
-  const olderThanDays = command.olderThanDays ?? deps.retentionDays;
-  const batchSize = command.batchSize ?? DEFAULT_PRUNE_BATCH_SIZE;
-  const cutoff = new Date(now.getTime() - olderThanDays * 86_400_000);
-  const deleted: Record<string, number> = {};
-  deleted['auth.auth_attempts'] = await pruneBefore(deps.db, 'auth.auth_attempts', cutoff, batchSize);
-  deleted['auth.auth_logs'] = await pruneBefore(deps.db, 'auth.auth_logs', cutoff, batchSize);
-  deleted['auth.credential_backoff'] = await pruneStaleBackoff(
-    deps.db,
-    'auth.credential_backoff',
-    deps.backoffResetSeconds,
-    batchSize,
-    now,
-  );
-  return {
-    olderThanDays,
-    cutoff: cutoff.toISOString(),
-    batchSize,
-    deleted,
-    total: Object.values(deleted).reduce((sum, rows) => sum + rows, 0),
-    seconds: (performance.now() - started) / 1000,
-  };
+function prune(command: Extract<AdminCommand, { name: 'prune' }>, deps: AdminCommandDeps): Promise<PruneReport> {
+  const defaults = { retentionDays: deps.retentionDays, batchSize: DEFAULT_PRUNE_BATCH_SIZE, now: deps.now?.() };
+  return runPrune(command, defaults, async ({ now, cutoff, batchSize }) => ({
+    'auth.auth_attempts': await pruneBefore(deps.db, 'auth.auth_attempts', cutoff, batchSize),
+    'auth.auth_logs': await pruneBefore(deps.db, 'auth.auth_logs', cutoff, batchSize),
+    'auth.credential_backoff': await pruneStaleBackoff(
+      deps.db,
+      'auth.credential_backoff',
+      deps.backoffResetSeconds,
+      batchSize,
+      now,
+    ),
+  }));
 }
 
 /** The password from the first line of stdin, or a generated one (to be shown once). */

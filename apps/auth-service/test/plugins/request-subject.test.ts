@@ -1,7 +1,7 @@
 // The request log line names whom a request acted for: `user:<id>` once a Bearer token was accepted, nothing when it
 // was refused or absent (the line is written by service-kit's requestLogging).
 import type { TestDatabase } from '@mxp/db/testing';
-import { startLogCapturedApp } from '@mxp/testing/log-capture';
+import { requestLogLine, startLogCapturedApp } from '@mxp/testing/log-capture';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type AuthServiceApp, buildApp } from '../../src/app.js';
 import { loadAuthServiceConfig } from '../../src/config.js';
@@ -27,11 +27,7 @@ afterAll(async () => {
 });
 
 function requestLine(requestId: string): Record<string, unknown> {
-  const line = logged
-    .map((text) => JSON.parse(text) as Record<string, unknown>)
-    .find((entry) => entry.msg === 'request completed' && entry.reqId === requestId);
-  if (!line) throw new Error(`no request line for ${requestId}`);
-  return line;
+  return requestLogLine(logged, requestId);
 }
 
 describe('request.subject on auth-service', () => {

@@ -17,6 +17,7 @@ import {
   type PruneReport,
   pruneOptions,
   resultPrinter,
+  runPrune,
   UsageError,
   wholeSeconds,
 } from '@mxp/service-kit/cli';
@@ -195,35 +196,24 @@ async function execute(command: AdminCommand, json: boolean, deps: AdminCommandD
 }
 
 /** `prune`: one table after the other, each in batches (see @mxp/db/retention for why batches). */
-async function prune(command: Extract<AdminCommand, { name: 'prune' }>, deps: AdminCommandDeps): Promise<PruneReport> {
-  const started = performance.now();
-  const now = deps.now?.() ?? new Date();
-  const olderThanDays = command.olderThanDays ?? deps.retentionDays;
-  const batchSize = command.batchSize ?? DEFAULT_PRUNE_BATCH_SIZE;
-  const cutoff = new Date(now.getTime() - olderThanDays * 86_400_000);
-  const deleted: Record<string, number> = {};
-  deleted['otherclient.token_audit'] = await pruneBefore(deps.db, 'otherclient.token_audit', cutoff, batchSize);
-  deleted['otherclient.revoked_tokens'] = await pruneBefore(
-    deps.db,
-    'otherclient.revoked_tokens',
-    new Date(now.getTime() - REVOKED_TOKEN_KEEP_AFTER_EXPIRY_MS),
-    batchSize,
-  );
-  deleted['otherclient.client_backoff'] = await pruneStaleBackoff(
-    deps.db,
-    'otherclient.client_backoff',
-    deps.backoffResetSeconds,
-    batchSize,
-    now,
-  );
-  return {
-    olderThanDays,
-    cutoff: cutoff.toISOString(),
-    batchSize,
-    deleted,
-    total: Object.values(deleted).reduce((sum, rows) => sum + rows, 0),
-    seconds: (performance.now() - started) / 1000,
-  };
+function prune(command: Extract<AdminCommand, { name: 'prune' }>, deps: AdminCommandDeps): Promise<PruneReport> {
+  const defaults = { retentionDays: deps.retentionDays, batchSize: DEFAULT_PRUNE_BATCH_SIZE, now: deps.now?.() };
+  return runPrune(command, defaults, async ({ now, cutoff, batchSize }) => ({
+    'otherclient.token_audit': await pruneBefore(deps.db, 'otherclient.token_audit', cutoff, batchSize),
+    'otherclient.revoked_tokens': await pruneBefore(
+      deps.db,
+      'otherclient.revoked_tokens',
+      new Date(now.getTime() - REVOKED_TOKEN_KEEP_AFTER_EXPIRY_MS),
+      batchSize,
+    ),
+    'otherclient.client_backoff': await pruneStaleBackoff(
+      deps.db,
+      'otherclient.client_backoff',
+      deps.backoffResetSeconds,
+      batchSize,
+      now,
+    ),
+  }));
 }
 
 function withSecret(client: ClientView, clientSecret: string) {

@@ -1,7 +1,7 @@
 // The request log line names the integrator a token request served: `client:<id>` once the client authenticated,
 // nothing when it did not (the line is written by service-kit's requestLogging).
 import type { TestDatabase } from '@mxp/db/testing';
-import { startLogCapturedApp } from '@mxp/testing/log-capture';
+import { requestLogLine, startLogCapturedApp } from '@mxp/testing/log-capture';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildApp, type OtherclientApp } from '../../src/app.js';
 import { loadOtherclientConfig, type OtherclientConfig } from '../../src/config.js';
@@ -28,11 +28,7 @@ afterAll(async () => {
 });
 
 function requestLine(requestId: string): Record<string, unknown> {
-  const line = logged
-    .map((text) => JSON.parse(text) as Record<string, unknown>)
-    .find((entry) => entry.msg === 'request completed' && entry.reqId === requestId);
-  if (!line) throw new Error(`no request line for ${requestId}`);
-  return line;
+  return requestLogLine(logged, requestId);
 }
 
 describe('request.subject on otherclient', () => {

@@ -488,6 +488,38 @@ export interface PruneReport {
   seconds: number;
 }
 
+/** The window of a `prune` run: rows before `cutoff` go, `batchSize` per transaction. */
+export interface PruneWindow {
+  now: Date;
+  cutoff: Date;
+  batchSize: number;
+}
+
+/**
+ * Runs a service's `prune` (`deleteRows` prunes its tables one after the other and returns the rows deleted per
+ * table) over the window the command's options, or else the service's retention and the default batch, give; reports it.
+ */
+export async function runPrune(
+  options: { olderThanDays?: number | undefined; batchSize?: number | undefined },
+  defaults: { retentionDays: number; batchSize: number; now?: Date | undefined },
+  deleteRows: (window: PruneWindow) => Promise<Record<string, number>>,
+): Promise<PruneReport> {
+  const started = performance.now();
+  const now = defaults.now ?? new Date();
+  const olderThanDays = options.olderThanDays ?? defaults.retentionDays;
+  const batchSize = options.batchSize ?? defaults.batchSize;
+  const cutoff = new Date(now.getTime() - olderThanDays * 86_400_000);
+  const deleted = await deleteRows({ now, cutoff, batchSize });
+  return {
+    olderThanDays,
+    cutoff: cutoff.toISOString(),
+    batchSize,
+    deleted,
+    total: Object.values(deleted).reduce((sum, rows) => sum + rows, 0),
+    seconds: (performance.now() - started) / 1000,
+  };
+}
+
 export function formatPruneReport(report: PruneReport): string[] {
   return [
     `Deleted ${report.total} rows older than ${report.olderThanDays} days (before ${report.cutoff}), in batches of ${report.batchSize}:`,
