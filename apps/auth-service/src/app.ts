@@ -8,6 +8,7 @@ import {
   issuerOf,
   jwksRoutes,
   loadSigningKeys,
+  metricsPlugin,
   rateLimitOptions,
   rateLimitPlugin,
   requestGuards,
@@ -19,6 +20,7 @@ import {
 import Fastify, { type FastifyServerOptions } from 'fastify';
 import { type AuthServiceConfig, passwordHashParams } from './config.js';
 import { authPlugin } from './plugins/auth.js';
+import { authMetricsPlugin } from './plugins/metrics.js';
 import { sessionCachePlugin } from './plugins/session-cache.js';
 import { auditRoutes } from './routes/audit/index.js';
 import { credentialsRoutes } from './routes/credentials/index.js';
@@ -41,6 +43,8 @@ export async function buildApp(config: AuthServiceConfig, overrides: Partial<Fas
   const hashing = passwordHashingMode(config.PASSWORD_HASH_THREADS || undefined);
 
   await app.register(requestLogging);
+  // Before the rate limit, which counts its refusals in it; its request hook then covers every route.
+  await app.register(metricsPlugin, { service: 'auth-service' });
   await app.register(errorHandler);
   await app.register(requestGuards);
   await app.register(securityPlugin, securityOptions(config));
@@ -94,6 +98,7 @@ export async function buildApp(config: AuthServiceConfig, overrides: Partial<Fas
     verifiedTokenMaxEntries: config.VERIFIED_TOKEN_CACHE_MAX_ENTRIES,
   });
   await app.register(authPlugin, { issuer });
+  await app.register(authMetricsPlugin, { activeSessionsRecountMs: config.ACTIVE_SESSIONS_METRIC_INTERVAL_MS });
 
   // Once the hashing threads are up: says where hashes run (low-priority threads, or libuv's pool as a fallback and why).
   app.log.info({ passwordHashing: await hashing }, 'password hashing');

@@ -2,6 +2,7 @@ import {
   BackoffConfigProperties,
   BaseConfigProperties,
   loadConfig,
+  MetricsConfigProperties,
   RateLimitConfigProperties,
   RetentionConfigProperties,
   SigningKeyConfigProperties,
@@ -11,6 +12,7 @@ import { type Static, Type } from 'typebox';
 /** Every environment variable the auth-service reads (see the README's configuration table). */
 export const AuthServiceConfigSchema = Type.Object({
   ...BaseConfigProperties,
+  ...MetricsConfigProperties,
   ...SigningKeyConfigProperties,
   ...RateLimitConfigProperties,
   PORT: Type.Integer({ minimum: 0, maximum: 65_535, default: 3002 }),
@@ -48,6 +50,13 @@ export const AuthServiceConfigSchema = Type.Object({
       description: 'Direct connection for LISTEN when DATABASE_URL goes through a transaction-pooling proxy',
     }),
   ),
+  ACTIVE_SESSIONS_METRIC_INTERVAL_MS: Type.Integer({
+    minimum: 0,
+    maximum: 3_600_000,
+    default: 15_000,
+    description:
+      'Shortest time between two counts of the active sessions for the metrics (each count reads the database)',
+  }),
   VERIFIED_TOKEN_CACHE_MAX_ENTRIES: Type.Integer({ minimum: 0, maximum: 2_000_000, default: 50_000 }),
   ...BackoffConfigProperties,
   ...RetentionConfigProperties,

@@ -8,6 +8,7 @@ import {
   issuerOf,
   jwksRoutes,
   loadSigningKeys,
+  metricsPlugin,
   rateLimitOptions,
   rateLimitPlugin,
   requestGuards,
@@ -19,6 +20,7 @@ import {
 import Fastify, { type FastifyServerOptions } from 'fastify';
 import type { OtherclientConfig } from './config.js';
 import { clientCachePlugin } from './plugins/client-cache.js';
+import { tokenMetricsPlugin } from './plugins/metrics.js';
 import { tokenAuditPlugin } from './plugins/token-audit.js';
 import { oauthRoutes } from './routes/oauth/index.js';
 import { tokenRoutes } from './routes/token/index.js';
@@ -33,6 +35,8 @@ export async function buildApp(config: OtherclientConfig, overrides: Partial<Fas
   }).withTypeProvider<TypeBoxTypeProvider>();
 
   await app.register(requestLogging);
+  // Before the rate limit, which counts its refusals in it; its request hook then covers every route.
+  await app.register(metricsPlugin, { service: 'otherclient' });
   // The OtherClient specification answers every malformed request with 400, wrong media type and size included.
   await app.register(errorHandler, { statusOverrides: { UNSUPPORTED_MEDIA_TYPE: 400, PAYLOAD_TOO_LARGE: 400 } });
   await app.register(requestGuards);
@@ -76,7 +80,11 @@ export async function buildApp(config: OtherclientConfig, overrides: Partial<Fas
     maxEntries: config.CLIENT_CACHE_MAX_ENTRIES,
     connectTimeoutMs: config.DATABASE_CONNECT_TIMEOUT_MS,
   });
-  await app.register(tokenAuditPlugin, { maxBufferedRows: config.TOKEN_AUDIT_BUFFER_MAX_ROWS });
+  await app.register(tokenAuditPlugin, {
+    maxBufferedRows: config.TOKEN_AUDIT_BUFFER_MAX_ROWS,
+    observe: (record) => app.tokenMetrics.observe(record),
+  });
+  await app.register(tokenMetricsPlugin);
 
   const issuer = issuerOf(config);
   const tokenOptions = {

@@ -4,6 +4,7 @@ import {
   ConfigError,
   loadConfig,
   loadOrCreateDevSecret,
+  MetricsConfigProperties,
   RateLimitConfigProperties,
   RetentionConfigProperties,
   SigningKeyConfigProperties,
@@ -13,6 +14,7 @@ import { type Static, Type } from 'typebox';
 /** Every environment variable the otherclient service reads (see the README's configuration table). */
 export const OtherclientConfigSchema = Type.Object({
   ...BaseConfigProperties,
+  ...MetricsConfigProperties,
   ...SigningKeyConfigProperties,
   ...RateLimitConfigProperties,
   TOKEN_DEFAULT_AUDIENCE: Type.String({

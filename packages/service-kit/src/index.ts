@@ -12,6 +12,14 @@ export { errorEnvelope, HttpError } from './http-error.js';
 export { jwksRoutes } from './jwks-routes.js';
 export { loggerOptions, REDACTED_PATHS, requestIdFrom, trustProxyOption, urlForLog } from './logger.js';
 export {
+  MetricsConfigProperties,
+  type MetricsPluginOptions,
+  metricsPlugin,
+  type ServiceMetrics,
+  startMetricsServer,
+  stopMetricsServer,
+} from './metrics.js';
+export {
   RateLimitConfigProperties,
   type RateLimitPluginOptions,
   rateLimitOptions,

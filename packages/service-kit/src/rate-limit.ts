@@ -297,6 +297,8 @@ export const rateLimitPlugin = fp<RateLimitPluginOptions>(
     const connectionName = options.keyPrefix.replace(/[^A-Za-z0-9:._-]/g, '').replace(/:$/, '');
     const redis = options.redisUrl ? await redisClient(options.redisUrl, timeoutMs, connectionName) : undefined;
     const counters = new Counters(log, redis, options.keyPrefix);
+    // Registered before this plugin when the service keeps metrics.
+    const metrics = app.hasDecorator('metrics') ? app.metrics : undefined;
     if (redis) {
       // Without an error listener ioredis prints every failed reconnection attempt to stderr.
       redis.on('error', (error: Error) => counters.fallBack(error));
@@ -315,6 +317,7 @@ export const rateLimitPlugin = fp<RateLimitPluginOptions>(
           super(counters, 'global:');
         }
       },
+      onExceeded: (request) => metrics?.countRateLimitRefusal(request.routeOptions.url ?? 'unmatched'),
       // Thrown into the service's error handler, which answers 429 in the service's own envelope.
       errorResponseBuilder: (_request, context) =>
         Object.assign(new Error(`Rate limit exceeded, retry in ${context.after}`), {

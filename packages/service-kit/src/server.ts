@@ -1,12 +1,22 @@
+import type { Server } from 'node:http';
 import closeWithGrace from 'close-with-grace';
 import type { FastifyInstance } from 'fastify';
 import { ConfigError } from './config.js';
+import { startMetricsServer, stopMetricsServer } from './metrics.js';
+
+interface ListenConfig {
+  HOST: string;
+  PORT: number;
+  METRICS_PORT?: number | undefined;
+  METRICS_HOST?: string | undefined;
+}
 
 /**
  * Entry point of a service process: loads the config (exiting with the variable's name when it is bad), builds the
- * app, listens, and closes gracefully on SIGTERM/SIGINT or a fatal error.
+ * app, listens (and serves its metrics on `METRICS_PORT` when set), and closes gracefully on SIGTERM/SIGINT or a fatal
+ * error.
  */
-export async function startService<Config extends { HOST: string; PORT: number }>(
+export async function startService<Config extends ListenConfig>(
   loadConfig: () => Config,
   buildApp: (config: Config) => Promise<FastifyInstance>,
 ): Promise<FastifyInstance> {
@@ -23,11 +33,19 @@ export async function startService<Config extends { HOST: string; PORT: number }
     }
     throw error;
   }
+  let metricsServer: Server | undefined;
   closeWithGrace({ delay: 10_000, logger: { error: (message) => app.log.error(message) } }, async ({ err, signal }) => {
     if (err) app.log.error({ err }, 'closing after a fatal error');
     else app.log.info({ signal }, 'closing');
-    await app.close();
+    await Promise.all([app.close(), metricsServer && stopMetricsServer(metricsServer)]);
   });
   await app.listen({ host: config.HOST, port: config.PORT });
+  if (config.METRICS_PORT !== undefined && app.hasDecorator('metrics')) {
+    metricsServer = await startMetricsServer(
+      app.metrics.registry,
+      { host: config.METRICS_HOST ?? config.HOST, port: config.METRICS_PORT },
+      app.log,
+    );
+  }
   return app;
 }

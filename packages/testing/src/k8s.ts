@@ -44,6 +44,12 @@ export interface ServiceManifest {
   /** Variables taken from Secrets (`valueFrom.secretKeyRef`). */
   fromSecrets: string[];
   containerPort: number;
+  /** The container port named `metrics` (Prometheus), if any. */
+  metricsPort: number | undefined;
+  /** The pod template's annotations (`prometheus.io/*` for scraping). */
+  podAnnotations: Record<string, string>;
+  /** The container ports the Service sends traffic to. */
+  servicePorts: number[];
   readinessPath: string;
   livenessPath: string;
   startupPath: string;
@@ -143,6 +149,11 @@ export function serviceManifest(name: string, secretFile: (secret: string, key: 
     env,
     fromSecrets,
     containerPort: [...portNames.values()][0] as number,
+    metricsPort: portNames.get('metrics'),
+    podAnnotations: deployment.spec.template.metadata.annotations ?? {},
+    servicePorts: service.spec.ports.map((port: K8sObject) =>
+      typeof port.targetPort === 'string' ? portNames.get(port.targetPort) : port.targetPort,
+    ),
     readinessPath: probePort(container.readinessProbe, 'readiness'),
     livenessPath: probePort(container.livenessProbe, 'liveness'),
     startupPath: probePort(container.startupProbe, 'startup'),

@@ -1,5 +1,5 @@
 import fp from 'fastify-plugin';
-import { TokenAuditWriter } from '../services/token-audit.js';
+import { TokenAuditWriter, type TokenRequestRecord } from '../services/token-audit.js';
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -11,6 +11,8 @@ declare module 'fastify' {
 export interface TokenAuditPluginOptions {
   /** TOKEN_AUDIT_BUFFER_MAX_ROWS */
   maxBufferedRows: number;
+  /** Told of every record as it is made (the service's metrics). */
+  observe?: (record: TokenRequestRecord) => void;
 }
 
 /** The batched token audit writer of this replica; what it holds is written when the app closes. */
@@ -19,6 +21,7 @@ export const tokenAuditPlugin = fp<TokenAuditPluginOptions>(
     const writer = new TokenAuditWriter(app.db, {
       maxBufferedRows: options.maxBufferedRows,
       log: app.log.child({ plugin: 'token-audit' }),
+      observe: options.observe,
     });
     app.decorate('tokenAudit', writer);
     // Registered after the database plugin, so this runs before the pool closes (onClose hooks run in reverse).

@@ -31,6 +31,8 @@ export interface TokenAuditWriterOptions {
   /** Delay before writing again after a failed write (default 1,000 ms). */
   retryDelayMs?: number;
   log: AuditWriterLog;
+  /** Told of every record as it is made, dropped or not (the service's metrics). */
+  observe?: (record: TokenRequestRecord) => void;
 }
 
 /** At most one log line about a failing database or dropped rows per this interval. */
@@ -59,6 +61,7 @@ export class TokenAuditWriter {
   readonly #maxBufferedRows: number;
   readonly #retryDelayMs: number;
   readonly #log: AuditWriterLog;
+  readonly #observe: ((record: TokenRequestRecord) => void) | undefined;
   readonly #clientUse = new ClientUseRecorder();
   #buffer: AuditRow[] = [];
   #timer: NodeJS.Timeout | undefined;
@@ -79,10 +82,12 @@ export class TokenAuditWriter {
     this.#maxBufferedRows = options.maxBufferedRows;
     this.#retryDelayMs = options.retryDelayMs ?? 1_000;
     this.#log = options.log;
+    this.#observe = options.observe;
   }
 
   /** Appends one row (never a secret) to be written with the next batch; never waits and never throws. */
   record(record: TokenRequestRecord, now: Date = new Date()): void {
+    this.#observe?.(record);
     if (this.#buffer.length >= this.#maxBufferedRows) {
       this.#drop(now.getTime());
       return;

@@ -51,6 +51,18 @@ describe('deploy/k8s/otherclient.yaml', () => {
     for (const prefix of manifest.ingressPrefixes) expect(routes, prefix).toContain(prefix);
   });
 
+  it('exposes metrics on a pod port of their own, which neither the Service nor the Ingress carries', () => {
+    expect(manifest.metricsPort).toBeDefined();
+    expect(manifest.env.METRICS_PORT).toBe(String(manifest.metricsPort));
+    expect(manifest.metricsPort).not.toBe(manifest.containerPort);
+    expect(manifest.podAnnotations).toMatchObject({
+      'prometheus.io/scrape': 'true',
+      'prometheus.io/port': String(manifest.metricsPort),
+      'prometheus.io/path': '/metrics',
+    });
+    expect(manifest.servicePorts).toEqual([manifest.containerPort]);
+  });
+
   it('runs hardened: non-root, read-only root, no capabilities, a memory limit', () => {
     expect(hardeningProblems(manifest)).toEqual([]);
   });

@@ -7,6 +7,7 @@ import {
   baseFastifyOptions,
   type ErrorHandlerOptions,
   errorHandler,
+  metricsPlugin,
   rateLimitPlugin,
   requestLogging,
   securityOptions,
@@ -25,6 +26,8 @@ export interface KitAppOptions {
   credentialsPerMinute?: number;
   perTokenPerMinute?: number;
   statusOverrides?: ErrorHandlerOptions['statusOverrides'];
+  /** Keeps Prometheus metrics (`app.metrics`), registered where the apps register it. */
+  metrics?: boolean;
 }
 
 /**
@@ -44,6 +47,7 @@ export async function buildKitApp(options: KitAppOptions = {}) {
     logger: { level: 'info', stream: { write: (line: string) => logLines.push(JSON.parse(line)) } },
   });
   await app.register(requestLogging);
+  if (options.metrics) await app.register(metricsPlugin, { service: 'kit-test' });
   await app.register(errorHandler, options.statusOverrides ? { statusOverrides: options.statusOverrides } : {});
   await app.register(securityPlugin, securityOptions({ CORS_ORIGINS: options.CORS_ORIGINS }));
   await app.register(rateLimitPlugin, {

@@ -107,6 +107,7 @@ export const credentialsRoutes: FastifyPluginAsyncTypebox<CredentialsRoutesOptio
         },
         origin,
       );
+      app.authMetrics.verify(check.ok ? 'success' : check.reason);
       if (!check.ok) {
         if (check.lockStarted) await recordLockStarted(request, check.user, check.lockStarted, origin);
         // Locked or not, the same answer: a lock must not tell a guesser anything (not even that it exists).
@@ -147,6 +148,7 @@ export const credentialsRoutes: FastifyPluginAsyncTypebox<CredentialsRoutesOptio
           },
           origin,
         );
+        app.authMetrics.login(application ? 'application_disabled' : 'unknown_application');
         throw new HttpError(application ? 'APPLICATION_DISABLED' : 'UNKNOWN_APPLICATION');
       }
 
@@ -172,6 +174,7 @@ export const credentialsRoutes: FastifyPluginAsyncTypebox<CredentialsRoutesOptio
         deviceInfo,
       };
       if (!check.ok) {
+        app.authMetrics.login(check.reason);
         await recordAttempt(app.db, attempt, origin);
         if (check.user) {
           // The user's own history gets the failure too, written off the response path: awaiting one more insert
@@ -214,7 +217,10 @@ export const credentialsRoutes: FastifyPluginAsyncTypebox<CredentialsRoutesOptio
         },
         now,
       ).catch((error: unknown) => {
-        if (error instanceof SessionRefused) throw new HttpError('INVALID_CREDENTIALS');
+        if (error instanceof SessionRefused) {
+          app.authMetrics.login('session_refused');
+          throw new HttpError('INVALID_CREDENTIALS');
+        }
         throw error;
       });
       const { session, refreshToken } = opened;
@@ -225,6 +231,7 @@ export const credentialsRoutes: FastifyPluginAsyncTypebox<CredentialsRoutesOptio
         application.accessTokenTtlSeconds,
         now,
       );
+      app.authMetrics.login('success');
       reply.headers({ 'cache-control': 'no-store', pragma: 'no-cache' });
       return {
         access_token: access.token,
@@ -265,6 +272,7 @@ export const credentialsRoutes: FastifyPluginAsyncTypebox<CredentialsRoutesOptio
       });
       // Committed: this replica refuses the token at once, the others when the database notifies them.
       app.sessionCache.forgetSessions([caller.sessionId]);
+      app.authMetrics.logout();
       return { message: 'Session and tokens revoked successfully' };
     },
   );

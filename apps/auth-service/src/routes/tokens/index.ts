@@ -50,6 +50,7 @@ export const tokenRoutes: FastifyPluginAsyncTypebox<TokenRoutesOptions> = async 
         now,
       );
       if (!outcome.ok) {
+        app.authMetrics.refresh(outcome.reason);
         request.log.info({ reason: outcome.reason }, 'refresh refused');
         if (outcome.reason === 'reuse_detected') {
           // The reuse revoked the session (committed): this replica refuses its access tokens at once, the others
@@ -68,6 +69,7 @@ export const tokenRoutes: FastifyPluginAsyncTypebox<TokenRoutesOptions> = async 
         session.accessTokenTtlSeconds,
         now,
       );
+      app.authMetrics.refresh('success');
       reply.headers({ 'cache-control': 'no-store', pragma: 'no-cache' });
       return {
         access_token: access.token,
