@@ -1,7 +1,7 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { pgPoolOf } from '@mxp/db';
-import type { FastifyBaseLogger } from 'fastify';
+import type { FastifyBaseLogger, onResponseHookHandler } from 'fastify';
 import fp from 'fastify-plugin';
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
 import { Type } from 'typebox';
@@ -103,18 +103,32 @@ export const metricsPlugin = fp<MetricsPluginOptions>(
       },
     });
 
-    // prom-client hashes the label values on every observation; a child per label combination is looked up once.
-    const requestSeries = new Map<string, ReturnType<typeof requestDuration.labels>>();
+    // Each route gets its own response hook, which knows its route template: reading it per request through
+    // `request.routeOptions` builds an object every time. Label sets are built once per method and status.
+    const observerOf = (route: string) => {
+      const labelSets = new Map<string, { method: string; route: string; status_code: string }>();
+      return (method: string, statusCode: number, elapsedMs: number) => {
+        const key = `${method}${statusCode}`;
+        let labels = labelSets.get(key);
+        if (!labels) {
+          labels = { method, route, status_code: String(statusCode) };
+          labelSets.set(key, labels);
+        }
+        requestDuration.observe(labels, elapsedMs / 1000);
+      };
+    };
+    app.addHook('onRoute', (routeOptions) => {
+      const observe = observerOf(routeOptions.url);
+      const timed: onResponseHookHandler = (request, reply, done) => {
+        observe(request.method, reply.statusCode, reply.elapsedTime);
+        done();
+      };
+      routeOptions.onResponse = [routeOptions.onResponse ?? []].flat().concat(timed);
+    });
+    // Requests that matched no route run no route hook.
+    const observeUnmatched = observerOf(UNMATCHED_ROUTE);
     app.addHook('onResponse', (request, reply, done) => {
-      const route = request.routeOptions.url ?? UNMATCHED_ROUTE;
-      const statusCode = reply.statusCode;
-      const key = `${request.method} ${statusCode} ${route}`;
-      let series = requestSeries.get(key);
-      if (!series) {
-        series = requestDuration.labels(request.method, route, String(statusCode));
-        requestSeries.set(key, series);
-      }
-      series.observe(reply.elapsedTime / 1000);
+      if (request.is404) observeUnmatched(request.method, reply.statusCode, reply.elapsedTime);
       done();
     });
 

@@ -37,11 +37,13 @@ describe('metrics plugin', () => {
       payload: '{',
       headers: { 'content-type': 'application/json' },
     });
+    await app.inject({ method: 'HEAD', url: '/svc/things' });
     await app.inject({ method: 'GET', url: '/no/such/path/1' });
     await app.inject({ method: 'GET', url: '/no/such/path/2' });
 
     const count = (labels: Record<string, string>) => seriesValue(app, 'http_request_duration_seconds', labels);
     expect(await count({ method: 'GET', route: '/svc/things', status_code: '200', le: '+Inf' })).toBe(2);
+    expect(await count({ method: 'HEAD', route: '/svc/things', status_code: '200', le: '+Inf' })).toBe(1);
     expect(await count({ method: 'POST', route: '/svc/echo', status_code: '400', le: '+Inf' })).toBe(1);
     // A scanner's paths cannot create series: every unmatched request shares one route label.
     expect(await count({ method: 'GET', route: 'unmatched', status_code: '404', le: '+Inf' })).toBe(2);
