@@ -6,6 +6,6 @@ export default defineConfig({
   resolve: { conditions: ['@mxp/source'] },
   ssr: { resolve: { conditions: ['@mxp/source'] } },
   test: {
-    projects: ['packages/*/vitest.config.ts', 'apps/*/vitest.config.ts'],
+    projects: ['packages/*/vitest.config.ts', 'apps/*/vitest.config.ts', 'e2e/vitest.config.ts'],
   },
 });

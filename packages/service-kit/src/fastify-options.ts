@@ -15,8 +15,11 @@ export function baseFastifyOptions(
     childLoggerFactory: lazyChildLoggerFactory,
     trustProxy: trustProxyOption(config.TRUST_PROXY),
     bodyLimit: config.BODY_LIMIT_BYTES,
-    // Reject requests that arrive while closing with 503, so the ingress retries on another replica.
-    return503OnClosing: true,
+    // A request that reaches the process while it closes (on a connection accepted before it stopped listening) is
+    // served, with `Connection: close`, not refused with 503: nginx does not pass a 503 to the next replica (and never
+    // a POST it has sent), so the client would get it, in Fastify's shape instead of the envelope. Closing waits for
+    // these requests; the database closes after them (e2e/test/ingress.test.ts, "stopped mid-run").
+    return503OnClosing: false,
     routerOptions: { ignoreTrailingSlash: true, maxParamLength: 200 },
     // Errors Fastify raises before routing (a path that does not decode, a path parameter over maxParamLength) are
     // answered in the envelope too, never in Fastify's own shape.
