@@ -98,8 +98,7 @@ export interface IngressOptions {
  * The test's upstreams.conf. nginx.conf proxies to `http://$otherclient_upstream` and `http://$auth_service_upstream`;
  * when such a value names an `upstream` group, nginx uses the group (and only otherwise asks a resolver), so the
  * variables here name two groups of two instances each: round robin over both, and a request whose connection is
- * refused is passed to the other instance (`proxy_next_upstream error timeout`, nginx's default, which nginx.conf
- * keeps). `fail_timeout=2s` (default 10 s): a stopped instance is retried, and a restarted one rejoins, within 2 s.
+ * refused, or reset by a stopping instance, is passed to the other (nginx.conf's `proxy_next_upstream`). `fail_timeout=2s` (default 10 s): a stopped instance is retried, and a restarted one rejoins, within 2 s.
  *
  * It also moves nginx's temporary directories into the test's directory: Debian compiles them in as /var/lib/nginx/*,
  * which does not exist without the installed package and is not writable without root. They are http-level
