@@ -174,3 +174,21 @@ export function hardeningProblems(manifest: ServiceManifest): string[] {
   if (!container.resources?.limits?.memory || !container.resources?.requests?.cpu) problems.push('resources');
   return problems;
 }
+
+/**
+ * What keeps the pod's metrics scrapable and private: a container port named `metrics` apart from the API's, the
+ * service listening there (`METRICS_PORT`), `prometheus.io/*` annotations naming it, and a Service that carries only
+ * the API port (the Ingress reaches pods through the Service only).
+ */
+export function metricsExposureProblems(manifest: ServiceManifest): string[] {
+  const problems: string[] = [];
+  const { metricsPort, containerPort, env, podAnnotations, servicePorts } = manifest;
+  if (metricsPort === undefined) return ['no container port named metrics'];
+  if (metricsPort === containerPort) problems.push('metrics port is the API port');
+  if (env.METRICS_PORT !== String(metricsPort)) problems.push('METRICS_PORT is not the metrics port');
+  if (podAnnotations['prometheus.io/scrape'] !== 'true') problems.push('prometheus.io/scrape');
+  if (podAnnotations['prometheus.io/port'] !== String(metricsPort)) problems.push('prometheus.io/port');
+  if (podAnnotations['prometheus.io/path'] !== '/metrics') problems.push('prometheus.io/path');
+  if (servicePorts.join() !== String(containerPort)) problems.push('the Service carries more than the API port');
+  return problems;
+}

@@ -1,4 +1,7 @@
 // Reading Prometheus's text exposition format (what `/metrics` answers) in tests, as a scraper would.
+import type { AddressInfo } from 'node:net';
+import { type ServiceMetrics, startMetricsServer, stopMetricsServer } from '@mxp/service-kit';
+import type { FastifyBaseLogger } from 'fastify';
 
 /** One sample line: `name{label="value",...} value`. */
 export interface Sample {
@@ -60,5 +63,14 @@ export async function scrapeMetrics(url: string): Promise<{ status: number; cont
     status: response.status,
     contentType: response.headers.get('content-type') ?? '',
     samples: response.ok ? parsePrometheusText(text) : [],
+  };
+}
+
+/** An app's metrics served as `server.ts` serves them, on a loopback port of their own; `close` stops the listener. */
+export async function serveMetrics(app: { metrics: ServiceMetrics; log: FastifyBaseLogger }) {
+  const server = await startMetricsServer(app.metrics.registry, { host: '127.0.0.1', port: 0 }, app.log);
+  return {
+    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/metrics`,
+    close: () => stopMetricsServer(server),
   };
 }

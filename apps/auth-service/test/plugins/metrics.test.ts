@@ -1,9 +1,6 @@
 // The auth-service's Prometheus metrics, read as Prometheus would: over HTTP from the metrics listener, in the text
 // format, after real requests against a real database.
-import type { Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
-import { startMetricsServer, stopMetricsServer } from '@mxp/service-kit';
-import { type Sample, sampleSum, scrapeMetrics } from '@mxp/testing/prometheus';
+import { type Sample, sampleSum, scrapeMetrics, serveMetrics } from '@mxp/testing/prometheus';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   bearer,
@@ -17,26 +14,20 @@ import {
 } from '../routes/support.js';
 
 let testApp: TestApp;
-let metricsServer: Server;
-let metricsUrl: string;
+let metrics: Awaited<ReturnType<typeof serveMetrics>>;
 
 beforeAll(async () => {
   // Grace 0: a spent refresh token presented again is a reuse at once. Active sessions recounted on every scrape.
   testApp = await startApp({ REFRESH_REUSE_GRACE_SECONDS: '0', ACTIVE_SESSIONS_METRIC_INTERVAL_MS: '0' });
-  metricsServer = await startMetricsServer(
-    testApp.app.metrics.registry,
-    { host: '127.0.0.1', port: 0 },
-    testApp.app.log,
-  );
-  metricsUrl = `http://127.0.0.1:${(metricsServer.address() as AddressInfo).port}/metrics`;
+  metrics = await serveMetrics(testApp.app);
 });
 afterAll(async () => {
-  if (metricsServer) await stopMetricsServer(metricsServer);
+  await metrics?.close();
   await testApp?.close();
 });
 
 async function scrape(): Promise<Sample[]> {
-  const { status, contentType, samples } = await scrapeMetrics(metricsUrl);
+  const { status, contentType, samples } = await scrapeMetrics(metrics.url);
   expect(status).toBe(200);
   expect(contentType).toMatch(/^text\/plain; version=0\.0\.4/);
   return samples;
@@ -120,7 +111,7 @@ describe('auth-service metrics', () => {
     const application = await createApplication(testApp.db);
     const session = await login(testApp, user, application.id);
     await post('/auth/login', { username: user.username, password: 'Secret-Guess-1', application_id: application.id });
-    const text = await (await fetch(metricsUrl)).text();
+    const text = await (await fetch(metrics.url)).text();
     for (const secret of [user.username, user.id, user.password, 'Secret-Guess-1', session.session_id]) {
       expect(text).not.toContain(secret);
     }

@@ -1,28 +1,19 @@
 // The otherclient's Prometheus metrics, read as Prometheus would: over HTTP from the metrics listener, in the text
 // format, after real token requests against a real database.
-import type { Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
-import { startMetricsServer, stopMetricsServer } from '@mxp/service-kit';
-import { sampleSum, scrapeMetrics } from '@mxp/testing/prometheus';
+import { sampleSum, scrapeMetrics, serveMetrics } from '@mxp/testing/prometheus';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { setClientStatus } from '../../src/services/clients.js';
 import { basicAuth, FORM, form, freshIp, newClient, startApp, type TestApp, untilNotified } from '../routes/support.js';
 
 let testApp: TestApp;
-let metricsServer: Server;
-let metricsUrl: string;
+let metrics: Awaited<ReturnType<typeof serveMetrics>>;
 
 beforeAll(async () => {
   testApp = await startApp({ RATE_LIMIT_CREDENTIALS_PER_MINUTE: '3' });
-  metricsServer = await startMetricsServer(
-    testApp.app.metrics.registry,
-    { host: '127.0.0.1', port: 0 },
-    testApp.app.log,
-  );
-  metricsUrl = `http://127.0.0.1:${(metricsServer.address() as AddressInfo).port}/metrics`;
+  metrics = await serveMetrics(testApp.app);
 });
 afterAll(async () => {
-  if (metricsServer) await stopMetricsServer(metricsServer);
+  await metrics?.close();
   await testApp?.close();
 });
 
@@ -65,7 +56,7 @@ describe('otherclient metrics', () => {
     for (let i = 0; i < 4; i++) statuses.push((await apiToken('x', 'y', address)).statusCode);
     expect(statuses).toEqual([401, 401, 401, 429]);
 
-    const { status, samples } = await scrapeMetrics(metricsUrl);
+    const { status, samples } = await scrapeMetrics(metrics.url);
     expect(status).toBe(200);
     expect(sampleSum(samples, 'mxp_tokens_issued_total', { grant_type: 'api_token' })).toBe(2);
     expect(sampleSum(samples, 'mxp_tokens_issued_total', { grant_type: 'client_credentials' })).toBe(1);
@@ -88,7 +79,7 @@ describe('otherclient metrics', () => {
     expect(sampleSum(samples, 'mxp_token_audit_dropped_rows_total')).toBe(0);
 
     // No client id, secret or token in any series.
-    const text = await (await fetch(metricsUrl)).text();
+    const text = await (await fetch(metrics.url)).text();
     for (const secret of [client.clientId, client.clientSecret, disabled.clientId, 'wrong-secret-0123456789']) {
       expect(text).not.toContain(secret);
     }
