@@ -4,6 +4,7 @@ import {
   baseFastifyOptions,
   dbPlugin,
   errorHandler,
+  gracefulClose,
   healthRoutes,
   issuerOf,
   jwksRoutes,
@@ -43,6 +44,7 @@ export async function buildApp(config: AuthServiceConfig, overrides: Partial<Fas
   const hashing = passwordHashingMode(config.PASSWORD_HASH_THREADS || undefined);
 
   await app.register(requestLogging);
+  await app.register(gracefulClose);
   // Before the rate limit, which counts its refusals in it; its request hook then covers every route.
   await app.register(metricsPlugin, { service: 'auth-service' });
   await app.register(errorHandler);

@@ -4,6 +4,7 @@ import {
   baseFastifyOptions,
   dbPlugin,
   errorHandler,
+  gracefulClose,
   healthRoutes,
   issuerOf,
   jwksRoutes,
@@ -35,6 +36,7 @@ export async function buildApp(config: OtherclientConfig, overrides: Partial<Fas
   }).withTypeProvider<TypeBoxTypeProvider>();
 
   await app.register(requestLogging);
+  await app.register(gracefulClose);
   // Before the rate limit, which counts its refusals in it; its request hook then covers every route.
   await app.register(metricsPlugin, { service: 'otherclient' });
   // The OtherClient specification answers every malformed request with 400, wrong media type and size included.

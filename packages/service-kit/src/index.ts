@@ -7,6 +7,7 @@ export { type DbPluginOptions, dbPlugin, pingDatabase } from './db-plugin.js';
 export { loadOrCreateDevSecret } from './dev-secrets.js';
 export { type ErrorHandlerOptions, errorHandler } from './error-handler.js';
 export { baseFastifyOptions } from './fastify-options.js';
+export { gracefulClose } from './graceful-close.js';
 export { healthRoutes } from './health-routes.js';
 export { errorEnvelope, HttpError } from './http-error.js';
 export { jwksRoutes } from './jwks-routes.js';
