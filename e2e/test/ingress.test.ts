@@ -580,7 +580,7 @@ describe('one instance of each service stopped mid-run', () => {
     // working because nginx passed them on, not because it happened to avoid the stopped instances.
     expect(retriedFrom(otherclientA).length).toBeGreaterThan(0);
     expect(retriedFrom(authServiceA).length).toBeGreaterThan(0);
-  });
+  }, 120_000); // up to 20 s of flows before the stop, 15 s for it, 30 s of flows after: above the 60 s default
 
   it('a POST whose connection is refused goes to the other instance (nginx retries it: nothing was sent yet)', async () => {
     const [otherclientA, otherclientB] = stack.otherclient;

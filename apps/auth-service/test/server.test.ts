@@ -114,6 +114,24 @@ describe('auth-service process', () => {
     }
   }, 30_000);
 
+  it('exits with an error, its API never listening, when METRICS_PORT is taken', async () => {
+    const taken = createServer();
+    await new Promise<void>((resolve) => taken.listen(0, '127.0.0.1', resolve));
+    try {
+      const { port } = taken.address() as { port: number };
+      const service = startServer({ ...baseEnv(), METRICS_PORT: String(port), METRICS_HOST: '127.0.0.1' });
+      try {
+        expect(await service.exited, service.output()).toBe(1);
+        expect(service.output()).toContain('EADDRINUSE');
+        expect(service.lines.filter(listeningOn)).toEqual([]);
+      } finally {
+        service.child.kill('SIGKILL');
+      }
+    } finally {
+      await new Promise<void>((resolve) => taken.close(() => resolve()));
+    }
+  }, 30_000);
+
   it('opens no metrics listener without METRICS_PORT', async () => {
     const service = startServer(baseEnv());
     try {

@@ -39,7 +39,7 @@ export async function startService<Config extends ListenConfig>(
     else app.log.info({ signal }, 'closing');
     await Promise.all([app.close(), metricsServer && stopMetricsServer(metricsServer)]);
   });
-  await app.listen({ host: config.HOST, port: config.PORT });
+  // Metrics first: a service that cannot serve them (port taken) fails before its API ever answers a probe.
   if (config.METRICS_PORT !== undefined && app.hasDecorator('metrics')) {
     metricsServer = await startMetricsServer(
       app.metrics.registry,
@@ -47,5 +47,6 @@ export async function startService<Config extends ListenConfig>(
       app.log,
     );
   }
+  await app.listen({ host: config.HOST, port: config.PORT });
   return app;
 }

@@ -68,7 +68,12 @@ describe('a request that arrives while the service closes', () => {
     const held = new Promise<void>((resolve) => {
       release = resolve;
     });
+    let entered: () => void = () => {};
+    const inHandler = new Promise<void>((resolve) => {
+      entered = resolve;
+    });
     app.get('/held', async () => {
+      entered();
       await held;
       return { served: true };
     });
@@ -98,7 +103,7 @@ describe('a request that arrives while the service closes', () => {
 
     const busy = get('/held');
     // The request is in the handler (its connection busy) when closing begins.
-    await new Promise((resolve) => setTimeout(resolve, 50));
+    await inHandler;
     expect(connections).toBe(1);
     const startedAt = performance.now();
     const closing = app.close().then(() => performance.now() - startedAt);

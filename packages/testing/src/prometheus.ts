@@ -11,6 +11,12 @@ export interface Sample {
 }
 
 const SAMPLE_LINE = /^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(.*)\})?\s+(\S+)(?:\s+-?\d+)?$/;
+const SPECIAL_VALUES: Record<string, number> = {
+  nan: Number.NaN,
+  '+inf': Number.POSITIVE_INFINITY,
+  inf: Number.POSITIVE_INFINITY,
+  '-inf': Number.NEGATIVE_INFINITY,
+};
 const LABEL_PAIR = /([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"\s*,?/gy;
 
 /**
@@ -33,9 +39,10 @@ export function parsePrometheusText(text: string): Sample[] {
         escaped === 'n' ? '\n' : escaped,
       );
     }
-    const number =
-      value === '+Inf' ? Number.POSITIVE_INFINITY : value === '-Inf' ? Number.NEGATIVE_INFINITY : Number(value);
-    if (Number.isNaN(number) && value !== 'NaN') throw new Error(`malformed value in: ${line}`);
+    // As Prometheus parses them (Go's ParseFloat): Inf and NaN in any case; prom-client writes `Nan`.
+    const special = SPECIAL_VALUES[value.toLowerCase()];
+    const number = special ?? Number(value);
+    if (Number.isNaN(number) && special === undefined) throw new Error(`malformed value in: ${line}`);
     samples.push({ name, labels, value: number });
   }
   return samples;

@@ -37,7 +37,13 @@ export interface AuthMetricsPluginOptions {
   activeSessionsRecountMs: number;
 }
 
-/** Counts active sessions in the database, at most once per `recountMs`; a failed count keeps the last value. */
+/** Longest a scrape waits for the count: a slow database must not hold up the other metrics. */
+const COUNT_WAIT_MS = 1_000;
+
+/**
+ * Counts active sessions in the database, at most once per `recountMs`. A count that fails, or is not back within
+ * COUNT_WAIT_MS, leaves the last value (undefined before the first): a scrape never waits longer for it.
+ */
 function activeSessionsCounter(db: () => PrismaClient, recountMs: number, onError: (error: unknown) => void) {
   let countedAt = Number.NEGATIVE_INFINITY;
   let last: number | undefined;
@@ -45,11 +51,14 @@ function activeSessionsCounter(db: () => PrismaClient, recountMs: number, onErro
     const now = Date.now();
     if (now - countedAt < recountMs) return last;
     countedAt = now;
-    try {
-      last = await db().session.count({ where: activeSessionWhere(new Date(now)) });
-    } catch (error) {
-      onError(error);
-    }
+    const counting = db()
+      .session.count({ where: activeSessionWhere(new Date(now)) })
+      .then((count) => {
+        last = count;
+      }, onError);
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([counting, new Promise((resolve) => (timer = setTimeout(resolve, COUNT_WAIT_MS)))]);
+    clearTimeout(timer);
     return last;
   };
 }

@@ -106,6 +106,24 @@ describe('auth-service metrics', () => {
     expect(open).toBeLessThanOrEqual(testApp.config.DATABASE_POOL_MAX);
   });
 
+  it('count a sign-in refused during a lock as locked, right password or not', async () => {
+    const user = await createUser(testApp.db);
+    const application = await createApplication(testApp.db);
+    const before = await scrape();
+    const attempt = (password: string) =>
+      post('/auth/login', { username: user.username, password, application_id: application.id });
+    for (let i = 0; i < testApp.config.BACKOFF_MAX_FAILURES; i++) {
+      expect((await attempt(`wrong-${i}`)).statusCode).toBe(401);
+    }
+    expect((await attempt(user.password)).statusCode).toBe(401);
+    const after = await scrape();
+    const added = (outcome: string) =>
+      sampleSum(after, 'mxp_logins_total', { outcome }) - sampleSum(before, 'mxp_logins_total', { outcome });
+    expect(added('bad_password')).toBe(testApp.config.BACKOFF_MAX_FAILURES);
+    expect(added('locked')).toBe(1);
+    expect(added('success')).toBe(0);
+  });
+
   it('hold no user, token or secret in any label', async () => {
     const user = await createUser(testApp.db);
     const application = await createApplication(testApp.db);

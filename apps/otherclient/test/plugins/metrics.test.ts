@@ -84,4 +84,23 @@ describe('otherclient metrics', () => {
       expect(text).not.toContain(secret);
     }
   });
+
+  it('count a lock once, as a lock, and the refusals during it as locked', async () => {
+    const client = await newClient(testApp);
+    const before = (await scrapeMetrics(metrics.url)).samples;
+    for (let i = 0; i < testApp.config.BACKOFF_MAX_FAILURES; i++) {
+      expect((await apiToken(client.clientId, `wrong-secret-${i}-0123456789`)).statusCode).toBe(401);
+    }
+    expect((await apiToken(client.clientId, client.clientSecret)).statusCode).toBe(401);
+    const after = (await scrapeMetrics(metrics.url)).samples;
+    const added = (name: string, labels: Record<string, string>) =>
+      sampleSum(after, name, labels) - sampleSum(before, name, labels);
+    expect(added('mxp_client_locks_total', { grant_type: 'api_token' })).toBe(1);
+    expect(added('mxp_token_request_refusals_total', { reason: 'bad_secret' })).toBe(
+      testApp.config.BACKOFF_MAX_FAILURES,
+    );
+    expect(added('mxp_token_request_refusals_total', { reason: 'locked' })).toBe(1);
+    // Every refused request counted once.
+    expect(added('mxp_token_request_refusals_total', {})).toBe(testApp.config.BACKOFF_MAX_FAILURES + 1);
+  });
 });

@@ -95,6 +95,7 @@ export const credentialsRoutes: FastifyPluginAsyncTypebox<CredentialsRoutesOptio
       const identifier = identifierOf(request.body);
       const origin = originOf(request);
       const check = await checkCredentialsWithBackoff(app.db, identifier, request.body.password, credentialSettings);
+      app.authMetrics.verify(check.ok ? 'success' : check.reason);
       await recordAttempt(
         app.db,
         {
@@ -107,7 +108,6 @@ export const credentialsRoutes: FastifyPluginAsyncTypebox<CredentialsRoutesOptio
         },
         origin,
       );
-      app.authMetrics.verify(check.ok ? 'success' : check.reason);
       if (!check.ok) {
         if (check.lockStarted) await recordLockStarted(request, check.user, check.lockStarted, origin);
         // Locked or not, the same answer: a lock must not tell a guesser anything (not even that it exists).
@@ -135,6 +135,7 @@ export const credentialsRoutes: FastifyPluginAsyncTypebox<CredentialsRoutesOptio
       // From the replica's cache, exact through the database's change notifications (or read, when it cannot vouch).
       const application = await app.applicationCache.find(body.application_id);
       if (application?.status !== 'active') {
+        app.authMetrics.login(application ? 'application_disabled' : 'unknown_application');
         await recordAttempt(
           app.db,
           {
@@ -148,7 +149,6 @@ export const credentialsRoutes: FastifyPluginAsyncTypebox<CredentialsRoutesOptio
           },
           origin,
         );
-        app.authMetrics.login(application ? 'application_disabled' : 'unknown_application');
         throw new HttpError(application ? 'APPLICATION_DISABLED' : 'UNKNOWN_APPLICATION');
       }
 
