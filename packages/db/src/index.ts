@@ -4,6 +4,7 @@ import { type Prisma, PrismaClient } from './generated/prisma/client.js';
 
 export { isDatabaseUnavailableError } from './errors.js';
 export * from './generated/prisma/client.js';
+export { uuidV7 } from './row-ids.js';
 
 /** Options of {@link createPrismaClient}. */
 export interface CreatePrismaClientOptions {

@@ -100,6 +100,31 @@ function escapePointer(segment: string): string {
   return segment.replace(/~/g, '~0').replace(/\//g, '~1');
 }
 
+/**
+ * Checks real answers against `document` (read when first used, so it may be fetched in a `beforeAll`) and keeps the
+ * operations checked, for the test that every documented operation was exercised ({@link documentedOperations}).
+ */
+export function documentedAnswers(document: () => OpenApiDocument) {
+  const exercised = new Set<string>();
+  return {
+    /** The response has `status`, and matches the documented schema of that status. */
+    expectDocumented(method: string, path: string, response: LightMyRequestResponse, status: number): void {
+      expect(response.statusCode, describeResponse(response)).toBe(status);
+      expect(new ResponseChecker(document()).problems(method, path, response)).toEqual([]);
+      exercised.add(`${method} ${path}`);
+    },
+    /** `METHOD /path` of every operation checked so far, sorted. */
+    exercised: (): string[] => [...exercised].sort(),
+  };
+}
+
+/** `METHOD /path` of every operation in the document, sorted. */
+export function documentedOperations(document: OpenApiDocument): string[] {
+  return Object.entries(document.paths)
+    .flatMap(([path, operations]) => Object.keys(operations).map((method) => `${method.toUpperCase()} ${path}`))
+    .sort();
+}
+
 /** A one-line summary of an injected response, for assertion messages. */
 export function describeResponse(response: LightMyRequestResponse): string {
   return `${response.statusCode} ${response.body.slice(0, 300)}`;

@@ -1,6 +1,5 @@
-import { type PrismaClient, pgPoolOf } from '@mxp/db';
+import { type PrismaClient, pgPoolOf, uuidV7 } from '@mxp/db';
 import { type RequestOrigin, recordLog } from './audit.js';
-import { uuidV7 } from './row-ids.js';
 import { revokeSessions } from './sessions.js';
 import { generateRefreshToken, hashRefreshToken } from './tokens.js';
 

@@ -1,7 +1,6 @@
-import { type Application, type Prisma, type PrismaClient, pgPoolOf, type Session } from '@mxp/db';
+import { type Application, type Prisma, type PrismaClient, pgPoolOf, type Session, uuidV7 } from '@mxp/db';
 import { storedBackoffKey } from '@mxp/db/backoff';
 import type { AttemptRecord, RequestOrigin } from './audit.js';
-import { uuidV7 } from './row-ids.js';
 import { generateRefreshToken, hashRefreshToken } from './tokens.js';
 
 type Db = PrismaClient | Prisma.TransactionClient;

@@ -1,34 +1,13 @@
 // The real entry point in a child process: configuration from the environment, stdin, exit codes, stdout/stderr.
-import { spawn } from 'node:child_process';
 import { userInfo } from 'node:os';
-import { resolve } from 'node:path';
 import { createPrismaClient, type PrismaClient } from '@mxp/db';
 import { createTestDatabase } from '@mxp/db/testing';
+import { runAdminEntry } from '@mxp/testing/admin-entry';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { verifyPassword } from '../../src/services/passwords.js';
 
-const repoRoot = resolve(import.meta.dirname, '../../../..');
-
-function runEntry(args: string[], env: NodeJS.ProcessEnv, stdin?: string) {
-  return new Promise<{ code: number | null; stdout: string; stderr: string }>((done, fail) => {
-    const child = spawn(
-      process.execPath,
-      ['--import', 'tsx', '--conditions=@mxp/source', 'apps/auth-service/src/cli/admin.ts', ...args],
-      { cwd: repoRoot, env, stdio: 'pipe' },
-    );
-    let stdout = '';
-    let stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (chunk: string) => {
-      stdout += chunk;
-    });
-    child.stderr.setEncoding('utf8').on('data', (chunk: string) => {
-      stderr += chunk;
-    });
-    child.on('error', fail);
-    child.on('close', (code) => done({ code, stdout, stderr }));
-    child.stdin.end(stdin ?? '');
-  });
-}
+const runEntry = (args: string[], env: NodeJS.ProcessEnv, stdin?: string) =>
+  runAdminEntry('auth-service', args, env, stdin);
 
 /** A minimal environment, so nothing of the developer's shell (DATABASE_URL, ...) leaks in; cheap argon2. */
 function baseEnv(extra: NodeJS.ProcessEnv): NodeJS.ProcessEnv {

@@ -1,9 +1,8 @@
 // `auth-admin prune`: retention of auth_attempts and auth_logs, and forgotten credential_backoff rows, against a real
 // PostgreSQL database, in-process (the entry point's RETENTION_DAYS handling runs in a child process at the end).
-import { spawn } from 'node:child_process';
-import { resolve } from 'node:path';
 import { createPrismaClient, type PrismaClient } from '@mxp/db';
 import { createTestDatabase } from '@mxp/db/testing';
+import { runAdminEntry } from '@mxp/testing/admin-entry';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { type AdminCommandDeps, runAdminCommand } from '../../src/cli/run-admin-command.js';
 
@@ -220,26 +219,12 @@ describe('auth-admin prune', () => {
   }, 60_000);
 });
 
-const repoRoot = resolve(import.meta.dirname, '../../../..');
-
 /** The real entry point in a child process, with a minimal environment. */
 function runEntry(args: string[], env: NodeJS.ProcessEnv) {
-  return new Promise<{ code: number | null; stdout: string; stderr: string }>((done, fail) => {
-    const child = spawn(
-      process.execPath,
-      ['--import', 'tsx', '--conditions=@mxp/source', 'apps/auth-service/src/cli/admin.ts', ...args],
-      { cwd: repoRoot, env: { PATH: process.env.PATH, HOME: process.env.HOME, NODE_ENV: 'test', ...env } },
-    );
-    let stdout = '';
-    let stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (chunk: string) => {
-      stdout += chunk;
-    });
-    child.stderr.setEncoding('utf8').on('data', (chunk: string) => {
-      stderr += chunk;
-    });
-    child.on('error', fail);
-    child.on('close', (code) => done({ code, stdout: stdout.trim(), stderr: stderr.trim() }));
-    child.stdin.end();
+  return runAdminEntry('auth-service', args, {
+    PATH: process.env.PATH,
+    HOME: process.env.HOME,
+    NODE_ENV: 'test',
+    ...env,
   });
 }

@@ -1,5 +1,4 @@
-import { randomUUID } from 'node:crypto';
-import { isDatabaseUnavailableError, type PrismaClient } from '@mxp/db';
+import { isDatabaseUnavailableError, type PrismaClient, uuidV7 } from '@mxp/db';
 import { ClientUseRecorder } from './clients.js';
 
 export interface TokenRequestRecord {
@@ -257,15 +256,4 @@ async function insertRows(db: PrismaClient, rows: readonly AuditRow[]): Promise<
     SELECT id, client_id, ip, result, reason, token_id, grant_type, created_at
     FROM json_populate_recordset(NULL::"otherclient"."token_audit", ${JSON.stringify(rows)}::json)
     ON CONFLICT (id) DO NOTHING`;
-}
-
-/**
- * A UUIDv7 (RFC 9562): 48 bits of Unix milliseconds, then 74 random bits taken from `randomUUID` (which draws from a
- * pre-filled entropy pool). Time-ordered like the ids Prisma makes for this table, so inserts stay at the index's end.
- */
-export function uuidV7(unixMs: number): string {
-  const time = unixMs.toString(16).padStart(12, '0');
-  const random = randomUUID();
-  // randomUUID: xxxxxxxx-xxxx-4xxx-Vxxx-xxxxxxxxxxxx, V already the RFC variant (8 to b).
-  return `${time.slice(0, 8)}-${time.slice(8, 12)}-7${random.slice(15, 18)}-${random.slice(19)}`;
 }

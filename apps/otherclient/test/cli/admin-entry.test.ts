@@ -1,34 +1,14 @@
 // The real entry point in a child process: configuration from the environment, exit codes, stdout/stderr.
-import { spawn } from 'node:child_process';
 import { userInfo } from 'node:os';
-import { resolve } from 'node:path';
 import { createPrismaClient, type PrismaClient } from '@mxp/db';
 import { createTestDatabase } from '@mxp/db/testing';
+import { runAdminEntry } from '@mxp/testing/admin-entry';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { clientSecretMatches } from '../../src/services/client-secrets.js';
 
-const repoRoot = resolve(import.meta.dirname, '../../../..');
 const pepper = 'entry-pepper-0123456789abcdef0123456789';
 
-function runEntry(args: string[], env: NodeJS.ProcessEnv) {
-  return new Promise<{ code: number | null; stdout: string; stderr: string }>((done, fail) => {
-    const child = spawn(
-      process.execPath,
-      ['--import', 'tsx', '--conditions=@mxp/source', 'apps/otherclient/src/cli/admin.ts', ...args],
-      { cwd: repoRoot, env, stdio: ['ignore', 'pipe', 'pipe'] },
-    );
-    let stdout = '';
-    let stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (chunk: string) => {
-      stdout += chunk;
-    });
-    child.stderr.setEncoding('utf8').on('data', (chunk: string) => {
-      stderr += chunk;
-    });
-    child.on('error', fail);
-    child.on('close', (code) => done({ code, stdout, stderr }));
-  });
-}
+const runEntry = (args: string[], env: NodeJS.ProcessEnv) => runAdminEntry('otherclient', args, env);
 
 /** A minimal environment, so nothing of the developer's shell (DATABASE_URL, JWT settings, ...) leaks in. */
 function baseEnv(extra: NodeJS.ProcessEnv): NodeJS.ProcessEnv {

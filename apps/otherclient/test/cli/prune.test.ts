@@ -1,9 +1,8 @@
 // `otherclient-admin prune`: retention of token_audit, revocations of expired tokens and forgotten client_backoff
 // rows, against a real PostgreSQL database, in-process (RETENTION_DAYS through the entry point at the end).
-import { spawn } from 'node:child_process';
-import { resolve } from 'node:path';
 import { createPrismaClient, type PrismaClient } from '@mxp/db';
 import { createTestDatabase } from '@mxp/db/testing';
+import { runAdminEntry } from '@mxp/testing/admin-entry';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import {
   type AdminCommandDeps,
@@ -206,29 +205,13 @@ describe('otherclient-admin prune', () => {
   }, 60_000);
 });
 
-const repoRoot = resolve(import.meta.dirname, '../../../..');
-
 /** The real entry point in a child process, with a minimal environment. */
 function runEntry(args: string[], env: NodeJS.ProcessEnv) {
-  return new Promise<{ code: number | null; stdout: string; stderr: string }>((done, fail) => {
-    const child = spawn(
-      process.execPath,
-      ['--import', 'tsx', '--conditions=@mxp/source', 'apps/otherclient/src/cli/admin.ts', ...args],
-      {
-        cwd: repoRoot,
-        env: { PATH: process.env.PATH, HOME: process.env.HOME, NODE_ENV: 'test', CLIENT_SECRET_PEPPER: pepper, ...env },
-        stdio: ['ignore', 'pipe', 'pipe'],
-      },
-    );
-    let stdout = '';
-    let stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (chunk: string) => {
-      stdout += chunk;
-    });
-    child.stderr.setEncoding('utf8').on('data', (chunk: string) => {
-      stderr += chunk;
-    });
-    child.on('error', fail);
-    child.on('close', (code) => done({ code, stdout: stdout.trim(), stderr: stderr.trim() }));
+  return runAdminEntry('otherclient', args, {
+    PATH: process.env.PATH,
+    HOME: process.env.HOME,
+    NODE_ENV: 'test',
+    CLIENT_SECRET_PEPPER: pepper,
+    ...env,
   });
 }

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { createPrismaClient, type PrismaClient } from '@mxp/db';
+import { createPrismaClient, type PrismaClient, uuidV7 } from '@mxp/db';
 import { createTestDatabase, type TestDatabase } from '@mxp/db/testing';
 import { type DbProxy, hostAndPort, startDbProxy } from '@mxp/testing/db-proxy';
 import { until } from '@mxp/testing/faults';
@@ -8,7 +8,6 @@ import {
   TokenAuditWriter,
   type TokenAuditWriterOptions,
   type TokenRequestRecord,
-  uuidV7,
 } from '../../src/services/token-audit.js';
 
 let database: TestDatabase;
