@@ -1,7 +1,7 @@
 // What every scenario group shares: the load settings, starting and stopping a server around a group of steps,
 // measuring one load and recording the result.
-import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { startCommand } from '@mxp/service-kit/bundle';
 import { type Fixtures, SCOPE } from '../fixtures.js';
 import { form, jwtHeader } from '../http.js';
 import { type LoadSpec, measure } from '../load.js';
@@ -129,28 +129,15 @@ export function loginBody(user: { username: string; password: string }, applicat
 }
 
 /**
- * How a service runs in production, from its package's `start` script (`[VAR=value ...] node <flags> dist/server.js`,
- * the same command and environment as its Dockerfile): the heap limits and the allocator settings are part of its
- * production configuration. `env` is the bench's environment for the service plus the script's assignments.
+ * How a service runs in production, from its package's `start` script (`[VAR=value ...] node <flags>
+ * dist/server.bundle.js`, the same command and environment as its Dockerfile): the heap limits and the allocator
+ * settings are part of its production configuration. `env` is the bench's environment for the service plus the
+ * script's assignments.
  */
 export function productionCommand(
   app: 'otherclient' | 'auth-service',
   env: Record<string, string>,
 ): { script: string; nodeFlags: string[]; env: Record<string, string> } {
-  const manifest = JSON.parse(readFileSync(join(paths.repo, 'apps', app, 'package.json'), 'utf8')) as {
-    scripts: { start: string };
-  };
-  const words = manifest.scripts.start.trim().split(/\s+/);
-  const assignments: Record<string, string> = {};
-  for (let word = words[0]; word !== undefined && /^[A-Za-z_][A-Za-z0-9_]*=/.test(word); word = words[0]) {
-    const at = word.indexOf('=');
-    assignments[word.slice(0, at)] = word.slice(at + 1);
-    words.shift();
-  }
-  const [command, ...args] = words;
-  const script = args.pop();
-  if (command !== 'node' || script === undefined) {
-    throw new Error(`apps/${app}: start is not "[VAR=value ...] node [flags] <script>"`);
-  }
-  return { script: join(paths.repo, 'apps', app, script), nodeFlags: args, env: { ...env, ...assignments } };
+  const start = startCommand(join(paths.repo, 'apps', app));
+  return { script: start.script, nodeFlags: start.nodeFlags, env: { ...env, ...start.env } };
 }

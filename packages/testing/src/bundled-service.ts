@@ -1,0 +1,67 @@
+// A service as production runs it: its entry point bundled into one file (what `pnpm build` makes and the image
+// runs), started with its package's `start` flags and environment, in a child process of its own.
+import { type ChildProcess, spawn } from 'node:child_process';
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { bundleServer, startCommand } from '@mxp/service-kit/bundle';
+
+const REPO_ROOT = fileURLToPath(new URL('../../../', import.meta.url));
+
+/** A running bundle: where it listens, what it printed, and how to stop it. */
+export interface BundledService {
+  baseUrl: string;
+  /** Everything it wrote to stdout and stderr so far. */
+  output: () => string;
+  /** SIGTERM, then its exit code (SIGKILL after 10 s). */
+  stop: () => Promise<number | null>;
+}
+
+/**
+ * Bundles `apps/<app>/src/server.ts` from the sources (as `pnpm build` bundles the compiled `dist/server.js`) into
+ * the app's `.cache/`, where the packages left outside the bundle resolve as they do beside `dist/`, then runs it with
+ * exactly `env` plus PORT=0 and waits for its "Server listening" line.
+ */
+export async function startBundledService(
+  app: 'auth-service' | 'otherclient',
+  env: NodeJS.ProcessEnv,
+): Promise<BundledService> {
+  const appDir = join(REPO_ROOT, 'apps', app);
+  const outDir = join(appDir, '.cache', 'bundle-test');
+  mkdirSync(outDir, { recursive: true });
+  const { outfile } = await bundleServer({
+    entry: join(appDir, 'src', 'server.ts'),
+    outfile: join(outDir, 'server.bundle.js'),
+    conditions: ['@mxp/source'],
+  });
+  const start = startCommand(appDir);
+  const child = spawn(process.execPath, [...start.nodeFlags, outfile], {
+    cwd: appDir,
+    env: { PATH: process.env.PATH, ...start.env, ...env, PORT: '0', HOST: '127.0.0.1' },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let output = '';
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  const baseUrl = await new Promise<string>((resolve, reject) => {
+    const onData = (chunk: string) => {
+      output += chunk;
+      const listening = /"msg":"Server listening at (http:\/\/127\.0\.0\.1:\d+)"/.exec(output);
+      if (listening?.[1]) resolve(listening[1]);
+    };
+    child.stdout?.setEncoding('utf8').on('data', onData);
+    child.stderr?.setEncoding('utf8').on('data', onData);
+    void exited.then((code) => reject(new Error(`the bundle exited with ${code} before listening:\n${output}`)));
+  });
+  return { baseUrl, output: () => output, stop: () => stopChild(child, exited) };
+}
+
+async function stopChild(child: ChildProcess, exited: Promise<number | null>): Promise<number | null> {
+  if (child.exitCode !== null || child.signalCode !== null) return exited;
+  child.kill('SIGTERM');
+  const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
+  try {
+    return await exited;
+  } finally {
+    clearTimeout(timer);
+  }
+}
