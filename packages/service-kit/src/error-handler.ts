@@ -4,7 +4,12 @@ import type { ErrorObject } from 'ajv';
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
 import { errorEnvelope, HttpError } from './http-error.js';
-import { describeMissingBody, describeValidationErrors, validatorCompiler } from './validation.js';
+import {
+  describeMissingBody,
+  describeValidationErrors,
+  uncheckedValidatorCompiler,
+  validatorCompiler,
+} from './validation.js';
 
 /** Fastify's own client-error codes and the registry code each one is answered with. */
 const FASTIFY_CLIENT_ERRORS: Record<string, ErrorCode> = {
@@ -59,6 +64,8 @@ function classify(error: FastifyError, request: FastifyRequest): { errorCode: Er
 export interface ErrorHandlerOptions {
   /** A different status for some codes, where a service's contract asks for it (e.g. 400 for every malformed body). */
   statusOverrides?: Partial<Record<ErrorCode, number>>;
+  /** Check each route schema against the JSON Schema meta-schema when it is compiled (default true; production: false). */
+  checkSchemas?: boolean;
 }
 
 /**
@@ -69,7 +76,7 @@ export const errorHandler = fp<ErrorHandlerOptions>(
   async (app, options) => {
     const statusOverrides = options.statusOverrides ?? {};
     // Validation messages are produced from this compiler's errors, so both are installed together.
-    app.setValidatorCompiler(validatorCompiler);
+    app.setValidatorCompiler(options.checkSchemas === false ? uncheckedValidatorCompiler : validatorCompiler);
 
     app.setErrorHandler((error: FastifyError, request: FastifyRequest, reply: FastifyReply) => {
       const { errorCode, errors } = classify(error, request);

@@ -32,4 +32,9 @@ export { RetentionConfigProperties } from './retention-config.js';
 export { helmetHeaders, type SecurityPluginOptions, securityOptions, securityPlugin } from './security.js';
 export { startService } from './server.js';
 export { issuerOf, loadSigningKeys, SigningKeyConfigProperties, signingKeysPlugin } from './signing-keys.js';
-export { describeMissingBody, describeValidationErrors, validatorCompiler } from './validation.js';
+export {
+  describeMissingBody,
+  describeValidationErrors,
+  uncheckedValidatorCompiler,
+  validatorCompiler,
+} from './validation.js';

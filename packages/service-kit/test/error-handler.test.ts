@@ -141,3 +141,30 @@ describe('errorHandler', () => {
     expect(response.json()).toEqual({ code: 404, status: 'error', message: 'Recurso no encontrado' });
   });
 });
+
+describe('route schema checks', () => {
+  // A description must be text: only the meta-schema says so (Ajv checks each validation keyword's value itself, with
+  // or without it: `minLength: 'one'` fails both compilers).
+  const malformed = { type: 'object', properties: { name: { type: 'string', description: 5 } } };
+
+  async function appWith(checkSchemas: boolean | undefined): Promise<FastifyInstance> {
+    const app = Fastify({ logger: false });
+    await app.register(errorHandler, checkSchemas === undefined ? {} : { checkSchemas });
+    app.post('/things', { schema: { body: malformed } }, async () => ({ ok: true }));
+    return app;
+  }
+
+  it('a malformed route schema fails the app by default, as in every test run', async () => {
+    const app = await appWith(undefined);
+    await expect(app.ready()).rejects.toThrow(/description/);
+    await app.close();
+  });
+
+  it('production (checkSchemas: false) compiles schemas without the meta-schema check, validating bodies the same', async () => {
+    const app = await appWith(false);
+    await app.ready();
+    const response = await app.inject({ method: 'POST', url: '/things', payload: { name: 1 } });
+    expect(response.json().errors).toEqual(["El campo 'name' debe ser de tipo texto"]);
+    await app.close();
+  });
+});
