@@ -14,6 +14,7 @@ export const STEP_NAMES = [
   'login',
   'validate-under-login',
   'revocation',
+  'readiness',
 ] as const;
 export type StepName = (typeof STEP_NAMES)[number];
 

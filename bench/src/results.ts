@@ -37,5 +37,7 @@ export interface Measurements {
   scenarios: ScenarioResult[];
   /** Milliseconds from spawn to the readiness route's first 200, per server process. */
   readyMs: Record<string, number>;
+  /** Milliseconds to the first 200 of each cold start of the `readiness` step, per service. */
+  readiness?: Record<string, number[]>;
   revocation?: RevocationResult;
 }

@@ -17,6 +17,7 @@ import {
   VALIDATE_RATE,
 } from './scenarios/common.js';
 import { otherclientScenarios } from './scenarios/otherclient.js';
+import { readinessScenario } from './scenarios/readiness.js';
 import { argon2Scenario, floorScenarios, peerScenarios } from './scenarios/references.js';
 
 const NOTES = [
@@ -84,6 +85,7 @@ async function main(): Promise<void> {
   await otherclientScenarios(ctx);
   await authScenarios(ctx);
   await argon2Scenario(ctx);
+  await readinessScenario(ctx);
 
   const notes = [...NOTES];
   if (options.profile) notes.unshift('BENCH_PROFILE=1: the services ran under --cpu-prof, so they are slower here.');
