@@ -18,6 +18,20 @@ export const STEP_NAMES = [
 ] as const;
 export type StepName = (typeof STEP_NAMES)[number];
 
+/** Scenarios as fast as the server answers: the ones a fraction of the floor means something for. */
+export const FAST_SCENARIOS: ReadonlySet<StepName> = new Set<StepName>([
+  'peer-token',
+  'peer-introspect',
+  'api-token',
+  'oauth-token',
+  'oauth-introspect',
+  'validate',
+  'refresh',
+]);
+
+/** Seconds of the floor measured again just before each fast scenario (after one second of warm-up). */
+export const FLOOR_BESIDE_SECONDS = 5;
+
 export interface BenchOptions {
   /** Measured seconds of each scenario (`BENCH_DURATION`, default 10). */
   durationSeconds: number;

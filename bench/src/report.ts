@@ -3,7 +3,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { MachineInfo } from './machine.js';
 import type { BenchOptions, StepName } from './options.js';
-import { paths, STEP_NAMES } from './options.js';
+import { FAST_SCENARIOS, paths, STEP_NAMES } from './options.js';
 import type { Measurements, ScenarioResult } from './results.js';
 
 export const RSS_LIMIT_MB = 200;
@@ -84,7 +84,7 @@ function ratioAtLeast(
 
 function targetsOf(result: ScenarioResult, rps: (name: StepName) => number | undefined): Target[] {
   const value = result.requestsPerSecond;
-  const floor = rps('floor');
+  const floor = floorOf(result, rps);
   const targets: Target[] = [];
   switch (result.name) {
     case 'api-token':
@@ -121,28 +121,25 @@ function targetsOf(result: ScenarioResult, rps: (name: StepName) => number | und
   return targets;
 }
 
-/** Scenarios as fast as the server answers, the ones a fraction of the floor means something for. */
-const FAST_SCENARIOS = new Set<StepName>([
-  'peer-token',
-  'peer-introspect',
-  'api-token',
-  'oauth-token',
-  'oauth-introspect',
-  'validate',
-  'refresh',
-]);
-
 const PEER_OF: Partial<Record<StepName, StepName>> = {
   'api-token': 'peer-token',
   'oauth-token': 'peer-token',
   'oauth-introspect': 'peer-introspect',
 };
 
+/**
+ * The floor a scenario is compared with: the one measured just before it when there is one (the machine's speed
+ * drifts over a run: on a shared host the floor measured minutes apart moved by a third), else the floor step's.
+ */
+function floorOf(result: ScenarioResult, rps: (name: StepName) => number | undefined): number | undefined {
+  return result.floorBeside ?? rps('floor');
+}
+
 function scenarioRows(measurements: Measurements, cpuCount: number): ScenarioRow[] {
   const byName = new Map(measurements.scenarios.map((result) => [result.name, result]));
   const rps = (name: StepName) => byName.get(name)?.requestsPerSecond;
-  const floor = rps('floor');
   return measurements.scenarios.map((result) => {
+    const floor = floorOf(result, rps);
     const peerName = PEER_OF[result.name];
     const peer = peerName === undefined ? undefined : rps(peerName);
     const comparable = FAST_SCENARIOS.has(result.name);

@@ -5,7 +5,7 @@ import { startCommand } from '@mxp/service-kit/bundle';
 import { type Fixtures, SCOPE } from '../fixtures.js';
 import { form, jwtHeader } from '../http.js';
 import { type LoadSpec, measure } from '../load.js';
-import { type BenchOptions, paths, type StepName } from '../options.js';
+import { type BenchOptions, FAST_SCENARIOS, paths, type StepName } from '../options.js';
 import { type ServerProcess, type ServerSpec, startServer, waitForIdle } from '../processes.js';
 import type { Measurements, ScenarioResult } from '../results.js';
 
@@ -27,11 +27,20 @@ export interface Context {
   fixtures: Fixtures;
   measurements: Measurements;
   log: (line: string) => void;
+  /** The floor server, kept running after the floor step so that each fast scenario is compared with a floor of its time. */
+  floor?: FloorReference;
+}
+
+/** The running floor: measures it again (FLOOR_BESIDE_SECONDS) and answers its req/s. */
+export interface FloorReference {
+  measure: () => Promise<number>;
+  stop: () => Promise<void>;
 }
 
 export const has = (ctx: Context, ...steps: StepName[]) => steps.some((step) => ctx.options.only.has(step));
 
-async function start(ctx: Context, spec: ServerSpec, isService: boolean): Promise<ServerProcess> {
+/** Starts a server as the run's settings say (profiled, extra flags and environment) and records its readiness. */
+export async function start(ctx: Context, spec: ServerSpec, isService: boolean): Promise<ServerProcess> {
   const profiled = isService && ctx.options.profile;
   // BENCH_NODE_FLAGS: extra node flags for the services (e.g. to try heap settings), space-separated.
   const extraFlags = isService ? (process.env.BENCH_NODE_FLAGS ?? '').split(' ').filter(Boolean) : [];
@@ -98,11 +107,20 @@ export async function measureOne(
   spec: LoadSpec,
   detail?: () => Record<string, unknown>,
 ) {
+  const floorBeside = ctx.floor && FAST_SCENARIOS.has(name) ? await ctx.floor.measure() : undefined;
   const timing = { warmupSeconds: ctx.options.warmupSeconds, durationSeconds: ctx.options.durationSeconds };
   const { results, peakRssMb, cpu } = await measure([spec], timing, observe(ctx, server.pid));
   const [result] = results;
   if (!result) throw new Error(`${name}: no result`);
-  record(ctx, { name, server: server.name, ...result, peakRssMb, cpu, ...(detail ? { detail: detail() } : {}) });
+  record(ctx, {
+    name,
+    server: server.name,
+    ...result,
+    peakRssMb,
+    cpu,
+    ...(floorBeside === undefined ? {} : { floorBeside }),
+    ...(detail ? { detail: detail() } : {}),
+  });
   await waitForIdle(server.pid);
 }
 

@@ -5,10 +5,10 @@ import { join } from 'node:path';
 import { watchCpu } from '../cpu.js';
 import { SCOPE } from '../fixtures.js';
 import { basicAuthorization, FORM_HEADERS, form, JSON_HEADERS, probe } from '../http.js';
-import type { LoadSpec } from '../load.js';
+import { type LoadSpec, measure } from '../load.js';
 import { watchMemory } from '../memory.js';
-import { paths } from '../options.js';
-import { baseEnv, runNode, sleep } from '../processes.js';
+import { FLOOR_BESIDE_SECONDS, paths } from '../options.js';
+import { baseEnv, runNode, sleep, waitForIdle } from '../processes.js';
 import {
   CLIENT_CREDENTIALS_BODY,
   type Context,
@@ -16,11 +16,17 @@ import {
   has,
   isEs256AccessToken,
   measureOne,
+  observe,
   record,
+  start,
   tokenRequestBody,
   withServer,
 } from './common.js';
 
+/**
+ * Measures the floor, then leaves its server running as `ctx.floor` (stopped by the run), so that each fast scenario
+ * measures the floor again just before itself: the ratios then compare two measurements minutes apart no more.
+ */
 export async function floorScenarios(ctx: Context): Promise<void> {
   if (!has(ctx, 'floor')) return;
   const spec = {
@@ -29,17 +35,32 @@ export async function floorScenarios(ctx: Context): Promise<void> {
     env: { ...baseEnv(), NODE_ENV: 'production' },
     readyPath: '/health',
   };
-  await withServer(ctx, spec, false, async (server) => {
-    const load: LoadSpec = {
-      url: `${server.baseUrl}/floor`,
-      method: 'POST',
-      headers: JSON_HEADERS,
-      body: tokenRequestBody(randomUUID(), randomUUID()),
-      connections: FAST_CONNECTIONS,
-    };
+  const server = await start(ctx, spec, false);
+  const load: LoadSpec = {
+    url: `${server.baseUrl}/floor`,
+    method: 'POST',
+    headers: JSON_HEADERS,
+    body: tokenRequestBody(randomUUID(), randomUUID()),
+    connections: FAST_CONNECTIONS,
+  };
+  try {
     await probe('floor', load.url, { headers: JSON_HEADERS, body: load.body }, (body) => body.status === 'success');
     await measureOne(ctx, 'floor', server, load);
-  });
+  } catch (error) {
+    await server.stop();
+    throw error;
+  }
+  ctx.floor = {
+    async measure() {
+      const timing = { warmupSeconds: 1, durationSeconds: FLOOR_BESIDE_SECONDS };
+      const { results } = await measure([load], timing, observe(ctx, server.pid));
+      await waitForIdle(server.pid);
+      const requestsPerSecond = results[0]?.requestsPerSecond ?? 0;
+      ctx.log(`floor beside the next scenario: ${requestsPerSecond.toFixed(0)}/s`);
+      return requestsPerSecond;
+    },
+    stop: () => server.stop(),
+  };
 }
 
 export async function peerScenarios(ctx: Context): Promise<void> {
