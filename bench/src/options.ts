@@ -29,9 +29,6 @@ export const FAST_SCENARIOS: ReadonlySet<StepName> = new Set<StepName>([
   'refresh',
 ]);
 
-/** Seconds of the floor measured again just before each fast scenario (after one second of warm-up). */
-export const FLOOR_BESIDE_SECONDS = 5;
-
 export interface BenchOptions {
   /** Measured seconds of each scenario (`BENCH_DURATION`, default 10). */
   durationSeconds: number;

@@ -21,7 +21,7 @@ export interface ScenarioResult {
   /** Requests per second of a fixed-rate load. */
   rate?: number;
   seconds: number;
-  /** req/s of the floor measured just before this scenario (FLOOR_BESIDE_SECONDS), when the floor step ran. */
+  /** req/s of the floor measured just before this scenario (same warm-up and window), when the floor step ran. */
   floorBeside?: number;
   detail?: Record<string, unknown>;
 }

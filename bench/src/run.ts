@@ -4,7 +4,7 @@
 import { rmSync } from 'node:fs';
 import { prepareFixtures } from './fixtures.js';
 import { gitState, machineInfo } from './machine.js';
-import { FLOOR_BESIDE_SECONDS, paths, readOptions } from './options.js';
+import { paths, readOptions } from './options.js';
 import { killChildrenOnExit } from './processes.js';
 import { buildReport, DISTURBED_PERCENT, markdownTables, writeReport } from './report.js';
 import type { Measurements } from './results.js';
@@ -24,10 +24,9 @@ const NOTES = [
   'req/s counts 2xx answers per second of the measured window; errors are socket errors, timeouts and non-2xx ' +
     "answers. Latencies are autocannon's (whole milliseconds, <1 meaning under one) except validate-under-login (see below).",
   '× floor: each fast scenario (peer, token, introspection, validate, refresh) is compared with the floor measured ' +
-    `again just before it (${FLOOR_BESIDE_SECONDS} s after 1 s of warm-up, its server left running for that): on a ` +
-    'shared host the machine gives more or less CPU from one minute to the next, and a floor measured minutes earlier ' +
-    'moved the ratios by a third. The floor row is the first, full-length measurement; latest.json keeps each ' +
-    "scenario's `floorBeside`.",
+    'again just before it, with the same warm-up and window (its server left running for that): on a shared host the ' +
+    'machine gives more or less CPU from one minute to the next, and floors measured minutes apart differed by a ' +
+    "third. The floor row is the first measurement; latest.json keeps each scenario's `floorBeside`.",
   'floor: Fastify with `logger: { level: "info" }` writing its two JSON request lines per request to stdout (sent to ' +
     'a file, like the services), one route `POST /floor` whose body (the same ~90-byte JSON as `POST /api/auth/token`) ' +
     'goes through Fastify\'s default JSON parser, no schema, no plugin, no database, answering `{"status":"success"}`. ' +

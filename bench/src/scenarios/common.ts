@@ -31,7 +31,7 @@ export interface Context {
   floor?: FloorReference;
 }
 
-/** The running floor: measures it again (FLOOR_BESIDE_SECONDS) and answers its req/s. */
+/** The running floor: measures it again (the scenarios' warm-up and window) and answers its req/s. */
 export interface FloorReference {
   measure: () => Promise<number>;
   stop: () => Promise<void>;

@@ -7,7 +7,7 @@ import { SCOPE } from '../fixtures.js';
 import { basicAuthorization, FORM_HEADERS, form, JSON_HEADERS, probe } from '../http.js';
 import { type LoadSpec, measure } from '../load.js';
 import { watchMemory } from '../memory.js';
-import { FLOOR_BESIDE_SECONDS, paths } from '../options.js';
+import { paths } from '../options.js';
 import { baseEnv, runNode, sleep, waitForIdle } from '../processes.js';
 import {
   CLIENT_CREDENTIALS_BODY,
@@ -52,7 +52,8 @@ export async function floorScenarios(ctx: Context): Promise<void> {
   }
   ctx.floor = {
     async measure() {
-      const timing = { warmupSeconds: 1, durationSeconds: FLOOR_BESIDE_SECONDS };
+      // The scenario's own warm-up and window: a shorter one would catch more of a CPU's boost after idle.
+      const timing = { warmupSeconds: ctx.options.warmupSeconds, durationSeconds: ctx.options.durationSeconds };
       const { results } = await measure([load], timing, observe(ctx, server.pid));
       await waitForIdle(server.pid);
       const requestsPerSecond = results[0]?.requestsPerSecond ?? 0;
