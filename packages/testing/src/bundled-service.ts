@@ -20,7 +20,8 @@ export interface BundledService {
 /**
  * Bundles `apps/<app>/src/server.ts` from the sources (as `pnpm build` bundles the compiled `dist/server.js`) into
  * the app's `.cache/`, where the packages left outside the bundle resolve as they do beside `dist/`, then runs it with
- * exactly `env` plus PORT=0 and waits for its "Server listening" line.
+ * its `start` script's flags and assignments, `env`, PORT=0 and HOST=127.0.0.1, and waits for its "Server listening"
+ * line.
  */
 export async function startBundledService(
   app: 'auth-service' | 'otherclient',
