@@ -1,7 +1,6 @@
 // The production build runs the service as one bundled file (dist/server.bundle.js, `pnpm start`, the image): whatever
 // a module finds beside itself at run time (the argon2 binary, Prisma's query compiler, the docs) must still be found.
 // This runs the SSO flow through a bundle of the sources, started with `start`'s flags, in production mode.
-import { generateSigningKey } from '@mxp/jwt-core';
 import { type BundledService, startBundledService } from '@mxp/testing/bundled-service';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { testEnv } from './helpers.js';
@@ -13,16 +12,7 @@ let service: BundledService;
 beforeAll(async () => {
   // In process only to seed the database the bundle serves.
   testApp = await startApp();
-  const jwks = JSON.stringify({ keys: [await generateSigningKey('ES256')] });
-  service = await startBundledService(
-    'auth-service',
-    testEnv(testApp.config.DATABASE_URL, {
-      NODE_ENV: 'production',
-      LOG_LEVEL: 'info',
-      JWT_PRIVATE_JWKS: jwks,
-      JWT_ISSUER: 'https://auth.bundle.invalid',
-    }),
-  );
+  service = await startBundledService('auth-service', testEnv(testApp.config.DATABASE_URL));
 }, 60_000);
 
 afterAll(async () => {

@@ -4,6 +4,7 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { generateSigningKey } from '@mxp/jwt-core';
 import { bundleServer, startCommand } from '@mxp/service-kit/bundle';
 
 const REPO_ROOT = fileURLToPath(new URL('../../../', import.meta.url));
@@ -19,9 +20,9 @@ export interface BundledService {
 
 /**
  * Bundles `apps/<app>/src/server.ts` from the sources (as `pnpm build` bundles the compiled `dist/server.js`) into
- * the app's `.cache/`, where the packages left outside the bundle resolve as they do beside `dist/`, then runs it with
- * its `start` script's flags and assignments, `env`, PORT=0 and HOST=127.0.0.1, and waits for its "Server listening"
- * line.
+ * the app's `.cache/`, where the packages left outside the bundle resolve as they do beside `dist/`, then runs it in
+ * production mode (info logs, a fresh ES256 key set, an issuer) with its `start` script's flags and assignments, `env`
+ * (the database, the app's own secrets), PORT=0 and HOST=127.0.0.1, and waits for its "Server listening" line.
  */
 export async function startBundledService(
   app: 'auth-service' | 'otherclient',
@@ -36,9 +37,15 @@ export async function startBundledService(
     conditions: ['@mxp/source'],
   });
   const start = startCommand(appDir);
+  const production = {
+    NODE_ENV: 'production',
+    LOG_LEVEL: 'info',
+    JWT_PRIVATE_JWKS: JSON.stringify({ keys: [await generateSigningKey('ES256')] }),
+    JWT_ISSUER: `https://${app}.bundle.invalid`,
+  };
   const child = spawn(process.execPath, [...start.nodeFlags, outfile], {
     cwd: appDir,
-    env: { PATH: process.env.PATH, ...start.env, ...env, PORT: '0', HOST: '127.0.0.1' },
+    env: { PATH: process.env.PATH, ...start.env, ...env, ...production, PORT: '0', HOST: '127.0.0.1' },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let output = '';
