@@ -38,8 +38,8 @@ const NOTES = [
     'PostgreSQL, audits every token request there and logs each request: this flatters the peer. oidc-provider ' +
     'cannot introspect JWT access tokens (it keeps only opaque ones), so peer-introspect introspects an opaque token ' +
     'of the same client and scope.',
-  'Services: `node apps/<service>/dist/server.bundle.js` from `pnpm build` (the service bundled into one file, as its image runs it), NODE_ENV=production, LOG_LEVEL=info (stdout to ' +
-    'bench/results/logs/), JWT_PRIVATE_JWKS (ES256) generated per run with @mxp/jwt-core, JWT_ISSUER set, a random ' +
+  'Services: `node apps/<service>/dist/server.bundle.js` from `pnpm build` (the service bundled into one file, as ' +
+    'its image runs it), NODE_ENV=production, LOG_LEVEL=info (stdout to bench/results/logs/), JWT_PRIVATE_JWKS (ES256) generated per run with @mxp/jwt-core, JWT_ISSUER set, a random ' +
     'CLIENT_SECRET_PEPPER; only RATE_LIMIT_GLOBAL_PER_MINUTE, RATE_LIMIT_CREDENTIALS_PER_MINUTE and ' +
     'RATE_LIMIT_VALIDATE_PER_TOKEN_PER_MINUTE raised (one load-generating address); no REDIS_URL, so rate-limit ' +
     "counters are in each process's memory. Clients and applications come from the admin CLIs.",

@@ -32,9 +32,4 @@ export { RetentionConfigProperties } from './retention-config.js';
 export { helmetHeaders, type SecurityPluginOptions, securityOptions, securityPlugin } from './security.js';
 export { startService } from './server.js';
 export { issuerOf, loadSigningKeys, SigningKeyConfigProperties, signingKeysPlugin } from './signing-keys.js';
-export {
-  describeMissingBody,
-  describeValidationErrors,
-  uncheckedValidatorCompiler,
-  validatorCompiler,
-} from './validation.js';
+export { describeMissingBody, describeValidationErrors, validatorCompiler } from './validation.js';
