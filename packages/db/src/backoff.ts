@@ -62,7 +62,8 @@ export type BackoffGate =
    */
   | { allowed: true; lock: PendingLock | undefined };
 
-interface ReservationRow {
+/** The columns {@link reservationStatement} returns. */
+export interface ReservationRow {
   refused: number;
   lock_count: number;
   locked_until: Date | null;
@@ -79,8 +80,35 @@ export async function reserveAttempt(
   policy: BackoffPolicy,
   now: Date = new Date(),
 ): Promise<BackoffGate> {
+  const upsert = reservationStatement(table, Prisma.sql`${storedBackoffKey(key)}`, policy, now);
+  // Every sign-in makes this write: straight on the pool when there is one, as the services' other hot statements,
+  // since Prisma's own work per query is CPU taken from the password hashes that share the machine. A named
+  // (protocol-level) prepared statement, parsed and planned once per connection: its text depends on the table alone
+  // (every other part is a parameter), hence one name per table. Through PgBouncer this needs transaction pooling
+  // with `max_prepared_statements` > 0 (1.21+), as the services' other named statements do.
+  const pool = pgPoolOf(db);
+  const rows = pool
+    ? (await pool.query<ReservationRow>({ name: RESERVE_STATEMENTS[table], text: upsert.text, values: upsert.values }))
+        .rows
+    : await db.$queryRaw<ReservationRow[]>(upsert);
+  const row = rows[0];
+  if (!row) throw new Error('the backoff upsert returned no row');
+  return gateOfReservation(row, policy, now);
+}
+
+/**
+ * The upsert of {@link reserveAttempt} with its key given as SQL (a parameter, or an expression such as a lookup made
+ * by the same statement, which must yield a key as {@link storedBackoffKey} makes it), for a caller that composes it
+ * into a statement of its own: it returns `refused`, `lock_count` and `locked_until`, which
+ * {@link gateOfReservation} reads.
+ */
+export function reservationStatement(
+  table: BackoffTable,
+  storedKey: Prisma.Sql,
+  policy: BackoffPolicy,
+  now: Date,
+): Prisma.Sql {
   const target = TABLES[table];
-  const storedKey = storedBackoffKey(key);
   const staleBefore = new Date(now.getTime() - policy.resetSeconds * 1000);
   // Every expression of the update reads the row as it was before it (PostgreSQL evaluates SET against the old row).
   const locked = Prisma.sql`(b.locked_until IS NOT NULL AND b.locked_until > ${now}::timestamptz)`;
@@ -95,7 +123,7 @@ export async function reserveAttempt(
 
   // A refused attempt writes too (it only counts itself in `refused`): a locked key then costs the same writes and
   // commits as an unlocked one, so the lock does not show in the timing of the answer.
-  const upsert = Prisma.sql`
+  return Prisma.sql`
     INSERT INTO ${target} AS b (key, failures, lock_count, last_failure_at, locked_until, refused)
     VALUES (${storedKey}, ${firstLocks ? 0 : 1}::int, ${firstLocks ? 1 : 0}::int, ${now}::timestamptz,
             ${firstLockedUntil}::timestamptz, 0)
@@ -114,18 +142,10 @@ export async function reserveAttempt(
         ELSE b.locked_until
       END
     RETURNING refused, lock_count, locked_until`;
-  // Every sign-in makes this write: straight on the pool when there is one, as the services' other hot statements,
-  // since Prisma's own work per query is CPU taken from the password hashes that share the machine. A named
-  // (protocol-level) prepared statement, parsed and planned once per connection: its text depends on the table alone
-  // (every other part is a parameter), hence one name per table. Through PgBouncer this needs transaction pooling
-  // with `max_prepared_statements` > 0 (1.21+), as the services' other named statements do.
-  const pool = pgPoolOf(db);
-  const rows = pool
-    ? (await pool.query<ReservationRow>({ name: RESERVE_STATEMENTS[table], text: upsert.text, values: upsert.values }))
-        .rows
-    : await db.$queryRaw<ReservationRow[]>(upsert);
-  const row = rows[0];
-  if (!row) throw new Error('the backoff upsert returned no row');
+}
+
+/** What the row returned by {@link reservationStatement} means for the attempt made at `now`. */
+export function gateOfReservation(row: ReservationRow, policy: BackoffPolicy, now: Date): BackoffGate {
   // Only a refused attempt leaves `refused` above zero (a counted one resets it).
   if (row.refused > 0) return { allowed: false };
   // No lock in the future: this attempt did not start one (an ended lock may still be recorded).

@@ -1,8 +1,17 @@
-import type { PrismaClient, User } from '@mxp/db';
-import { type BackoffGate, type BackoffPolicy, clearBackoff, type PendingLock, reserveAttempt } from '@mxp/db/backoff';
+import { Prisma, type PrismaClient, pgPoolOf, type User } from '@mxp/db';
+import {
+  type BackoffGate,
+  type BackoffPolicy,
+  clearBackoff,
+  gateOfReservation,
+  type PendingLock,
+  type ReservationRow,
+  reservationStatement,
+  storedBackoffKey,
+} from '@mxp/db/backoff';
 import { backoffPolicyOf } from '@mxp/service-kit';
 import type { AuthServiceConfig } from '../config.js';
-import { type CredentialsCheck, checkPassword, findUserByIdentifier } from './credentials.js';
+import { type CredentialsCheck, checkPassword, USER_COLUMNS, type UserRow, userOfRow } from './credentials.js';
 import { normalizeIdentifier } from './identifiers.js';
 import type { PasswordHashParams } from './passwords.js';
 
@@ -18,23 +27,53 @@ export function backoffPolicy(config: AuthServiceConfig): BackoffPolicy {
  * and its email share one counter; otherwise the identifier itself (`name:<lower-cased>`), so an unknown identifier
  * is throttled exactly like an account and the answers reveal nothing about which identifiers exist.
  */
-export async function accountBackoffKey(db: PrismaClient, identifier: string): Promise<string> {
-  return backoffKeyOf(identifier, await findUserByIdentifier(db, identifier));
-}
-
-/** {@link accountBackoffKey} of an identifier whose user (`null`: none) was already looked up. */
 function backoffKeyOf(identifier: string, user: Pick<User, 'id'> | null): string {
-  return user ? `user:${user.id}` : `name:${normalizeIdentifier(identifier)}`;
+  return user ? `user:${user.id}` : unknownIdentifierKey(identifier);
 }
 
-/** Counts a sign-in attempt of `key` before its password is checked, unless the key is locked. */
-export function reserveSignIn(
+function unknownIdentifierKey(identifier: string): string {
+  return `name:${normalizeIdentifier(identifier)}`;
+}
+
+/** Named, as the service's other pool statements (see refresh.ts); its text depends on nothing but its shape. */
+const RESERVE_BY_IDENTIFIER_STATEMENT = 'auth.credential_backoff.reserve_by_identifier/1';
+
+/**
+ * Looks up the user a username or email names (matched as stored: lower-cased and trimmed) and counts a sign-in
+ * attempt under its backoff key ({@link backoffKeyOf}) before the password is checked, unless the key is locked: one
+ * statement, hence one round trip per sign-in where the lookup and the count used to take two, from a process whose
+ * CPU the password hashes need. Both parts read one snapshot.
+ */
+export async function reserveSignInByIdentifier(
   db: PrismaClient,
-  key: string,
+  identifier: string,
   policy: BackoffPolicy,
   now: Date = new Date(),
-): Promise<BackoffGate> {
-  return reserveAttempt(db, 'auth.credential_backoff', key, policy, now);
+): Promise<{ user: User | null; key: string; gate: BackoffGate }> {
+  const normalized = normalizeIdentifier(identifier);
+  // 'user:' || a UUID is short and holds no U+0000: already a stored key.
+  const key = Prisma.sql`COALESCE((SELECT 'user:' || found.id FROM found), ${storedBackoffKey(unknownIdentifierKey(identifier))})`;
+  const statement = Prisma.sql`
+    WITH found AS (
+      SELECT ${Prisma.raw(USER_COLUMNS)} FROM auth.users WHERE username = ${normalized} OR email = ${normalized} LIMIT 1
+    ), reservation AS (${reservationStatement('auth.credential_backoff', key, policy, now)})
+    SELECT reservation.refused, reservation.lock_count, reservation.locked_until, found.*
+      FROM reservation LEFT JOIN found ON TRUE`;
+  // `found`'s columns are all null when no user matched.
+  type Row = ReservationRow & (UserRow | { [column in keyof UserRow]: null });
+  const pool = pgPoolOf(db);
+  const [row] = pool
+    ? (
+        await pool.query<Row>({
+          name: RESERVE_BY_IDENTIFIER_STATEMENT,
+          text: statement.text,
+          values: statement.values,
+        })
+      ).rows
+    : await db.$queryRaw<Row[]>(statement);
+  if (!row) throw new Error('the backoff reservation returned no row');
+  const user = row.id === null ? null : userOfRow(row);
+  return { user, key: backoffKeyOf(identifier, user), gate: gateOfReservation(row, policy, now) };
 }
 
 /** Forgets the failures and locks of `key` after a successful sign-in. */
@@ -68,8 +107,8 @@ export interface CredentialsBackoff {
  * The password check ({@link checkPassword}) behind the brute-force backoff. The attempt is counted before the
  * password is checked, so concurrent guesses cannot overrun the limit. While the account is locked the answer is a
  * failure whatever the password, yet the same lookup and argon2 verification are still made (their outcome ignored,
- * no hash upgrade), so a lock is visible neither in the answer nor in its timing. The user is looked up once, before
- * the attempt is counted, for both the backoff key and the check.
+ * no hash upgrade), so a lock is visible neither in the answer nor in its timing. The user is looked up once, by the
+ * statement that counts the attempt ({@link reserveSignInByIdentifier}), for both the backoff key and the check.
  *
  * A success forgets the account's failures, unless `clearOnSuccess` is false: then the caller forgets them with
  * what it writes next (a login, in `openSession`'s transaction), and a success it does not complete stays counted.
@@ -82,9 +121,7 @@ export async function checkCredentialsWithBackoff(
   now: Date = new Date(),
   { clearOnSuccess = true }: { clearOnSuccess?: boolean } = {},
 ): Promise<GuardedCredentialsCheck> {
-  const user = await findUserByIdentifier(db, identifier);
-  const key = backoffKeyOf(identifier, user);
-  const gate = await reserveSignIn(db, key, settings.policy, now);
+  const { user, key, gate } = await reserveSignInByIdentifier(db, identifier, settings.policy, now);
   const check = await checkPassword(db, user, password, settings.passwordHashParams, settings.dummyPasswordHash, {
     upgradeHash: gate.allowed,
   });

@@ -1,18 +1,15 @@
-import { type PrismaClient, pgPoolOf, type User } from '@mxp/db';
-import { normalizeIdentifier } from './identifiers.js';
+import type { PrismaClient, User } from '@mxp/db';
 import { hashPassword, type PasswordHashParams, passwordHashNeedsUpgrade, verifyPassword } from './passwords.js';
 
 export type CredentialsCheck =
   | { ok: true; user: User }
   | { ok: false; reason: 'unknown_user' | 'bad_password' | 'user_disabled'; user: User | null };
 
-const USER_BY_IDENTIFIER_SQL =
-  'SELECT id, username, email, password_hash, status, password_changed_at, created_at, updated_at ' +
-  'FROM auth.users WHERE username = $1 OR email = $1 LIMIT 1';
-/** Named, as the service's other pool statements, so each connection parses and plans it once (see refresh.ts). */
-const USER_BY_IDENTIFIER_STATEMENT = 'auth.user_by_identifier/1';
+/** The columns of a user row that {@link userOfRow} reads. */
+export const USER_COLUMNS = 'id, username, email, password_hash, status, password_changed_at, created_at, updated_at';
 
-interface UserRow {
+/** A row of `auth.users` as {@link USER_COLUMNS} selects it. */
+export interface UserRow {
   id: string;
   username: string;
   email: string | null;
@@ -23,21 +20,8 @@ interface UserRow {
   updated_at: Date;
 }
 
-/** The user a username or email names (matched as stored: lower-cased and trimmed), if any. */
-export async function findUserByIdentifier(db: PrismaClient, identifier: string): Promise<User | null> {
-  const normalized = normalizeIdentifier(identifier);
-  // Every sign-in reads it: straight on the pool when there is one (always, in the service), as the other hot
-  // statements, since Prisma's own work per query is CPU taken from the password hashes that share the machine.
-  const pool = pgPoolOf(db);
-  if (!pool) return db.user.findFirst({ where: { OR: [{ username: normalized }, { email: normalized }] } });
-  const [row] = (
-    await pool.query<UserRow>({
-      name: USER_BY_IDENTIFIER_STATEMENT,
-      text: USER_BY_IDENTIFIER_SQL,
-      values: [normalized],
-    })
-  ).rows;
-  if (!row) return null;
+/** The user a row selected with {@link USER_COLUMNS} holds. */
+export function userOfRow(row: UserRow): User {
   return {
     id: row.id,
     username: row.username,
@@ -51,7 +35,7 @@ export async function findUserByIdentifier(db: PrismaClient, identifier: string)
 }
 
 /**
- * Checks the password of the user a username or email named (looked up with {@link findUserByIdentifier}; `null`:
+ * Checks the password of the user a username or email named (looked up by `reserveSignInByIdentifier`; `null`:
  * none). An unknown user costs one argon2 verification against `dummyHash` (unmatchable, with the current
  * parameters), so unknown users and wrong passwords take the same time. A correct password with older hash parameters
  * is re-hashed with the current ones, unless `upgradeHash` is false (a check whose outcome is ignored, such as one

@@ -1,13 +1,12 @@
 import type { PrismaClient } from '@mxp/db';
-import { type BackoffPolicy, lockSeconds } from '@mxp/db/backoff';
+import { type BackoffPolicy, lockSeconds, reserveAttempt } from '@mxp/db/backoff';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadAuthServiceConfig } from '../../src/config.js';
 import {
-  accountBackoffKey,
   backoffPolicy,
   checkCredentialsWithBackoff,
   clearSignInFailures,
-  reserveSignIn,
+  reserveSignInByIdentifier,
 } from '../../src/services/backoff.js';
 import { hashPassword } from '../../src/services/passwords.js';
 import { startTestApp } from '../helpers.js';
@@ -37,6 +36,16 @@ describe('brute-force backoff (auth.credential_backoff)', () => {
     return `name:someone-${counter}`;
   }
 
+  /** A sign-in attempt counted under `key` itself (the policy's mechanics; sign-ins name an identifier instead). */
+  function reserveSignIn(key: string, policy: BackoffPolicy, now: Date) {
+    return reserveAttempt(db, 'auth.credential_backoff', key, policy, now);
+  }
+
+  /** The key a sign-in with `identifier` counts under. */
+  async function keyOf(identifier: string): Promise<string> {
+    return (await reserveSignInByIdentifier(db, identifier, POLICY, T0)).key;
+  }
+
   function row(key: string) {
     return db.credentialBackoff.findUnique({ where: { key } });
   }
@@ -44,7 +53,7 @@ describe('brute-force backoff (auth.credential_backoff)', () => {
   /** `count` reservations of `key` at `now`, one after the other; returns which were let through. */
   async function attempts(key: string, count: number, now: Date, policy = POLICY): Promise<boolean[]> {
     const allowed: boolean[] = [];
-    for (let i = 0; i < count; i++) allowed.push((await reserveSignIn(db, key, policy, now)).allowed);
+    for (let i = 0; i < count; i++) allowed.push((await reserveSignIn(key, policy, now)).allowed);
     return allowed;
   }
 
@@ -67,7 +76,7 @@ describe('brute-force backoff (auth.credential_backoff)', () => {
   it('lets N attempts through, the Nth starting a lock of BACKOFF_BASE_SECONDS; the lock ends by itself', async () => {
     const key = freshKey();
     const gates = [];
-    for (let i = 0; i < 5; i++) gates.push(await reserveSignIn(db, key, POLICY, T0));
+    for (let i = 0; i < 5; i++) gates.push(await reserveSignIn(key, POLICY, T0));
     expect(gates.map((gate) => gate.allowed)).toEqual([true, true, true, true, true]);
     expect(gates.slice(0, 4).every((gate) => gate.allowed && gate.lock === undefined)).toBe(true);
     expect(gates[4]).toEqual({ allowed: true, lock: { until: at(T0, 30), seconds: 30, count: 1 } });
@@ -91,12 +100,12 @@ describe('brute-force backoff (auth.credential_backoff)', () => {
     let now = T0;
     const lengths: number[] = [];
     for (let lock = 0; lock < 7; lock++) {
-      let last: Awaited<ReturnType<typeof reserveSignIn>> | undefined;
-      for (let i = 0; i < 5; i++) last = await reserveSignIn(db, key, POLICY, now);
+      let last: Awaited<ReturnType<typeof reserveAttempt>> | undefined;
+      for (let i = 0; i < 5; i++) last = await reserveSignIn(key, POLICY, now);
       if (!last?.allowed || !last.lock) throw new Error('expected a lock to start');
       lengths.push(last.lock.seconds);
       expect(last.lock.until).toEqual(at(now, last.lock.seconds));
-      expect((await reserveSignIn(db, key, POLICY, at(last.lock.until, -0.001))).allowed).toBe(false);
+      expect((await reserveSignIn(key, POLICY, at(last.lock.until, -0.001))).allowed).toBe(false);
       now = last.lock.until;
     }
     expect(lengths).toEqual([30, 60, 120, 240, 480, 900, 900]);
@@ -111,18 +120,18 @@ describe('brute-force backoff (auth.credential_backoff)', () => {
     expect(await attempts(key, 4, later)).toEqual([true, true, true, true]);
     expect(await row(key)).toMatchObject({ failures: 4, lockCount: 0, lockedUntil: null });
     // But four failures 899 s apart are consecutive: the fifth locks.
-    const fifth = await reserveSignIn(db, key, POLICY, at(later, 899));
+    const fifth = await reserveSignIn(key, POLICY, at(later, 899));
     expect(fifth.allowed && fifth.lock?.seconds).toBe(30);
 
     // A second lock is 60 s as long as the first ended less than 900 s before it...
     const lockEnd = at(later, 899 + 30);
     await attempts(key, 4, at(lockEnd, 899));
-    const second = await reserveSignIn(db, key, POLICY, at(lockEnd, 899));
+    const second = await reserveSignIn(key, POLICY, at(lockEnd, 899));
     expect(second.allowed && second.lock).toMatchObject({ seconds: 60, count: 2 });
     // ...and back to 30 s once 900 s have passed since a lock ended.
     const secondEnd = at(lockEnd, 899 + 60);
     await attempts(key, 4, at(secondEnd, 900));
-    const third = await reserveSignIn(db, key, POLICY, at(secondEnd, 900));
+    const third = await reserveSignIn(key, POLICY, at(secondEnd, 900));
     expect(third.allowed && third.lock).toMatchObject({ seconds: 30, count: 1 });
   });
 
@@ -132,7 +141,7 @@ describe('brute-force backoff (auth.credential_backoff)', () => {
     await clearSignInFailures(db, key);
     expect(await row(key)).toBeNull();
     expect(await attempts(key, 4, T0)).toEqual([true, true, true, true]);
-    const fifth = await reserveSignIn(db, key, POLICY, T0);
+    const fifth = await reserveSignIn(key, POLICY, T0);
     expect(fifth.allowed && fifth.lock?.seconds).toBe(30);
     // The fifth attempt had the right password: its success lifts the lock it started.
     await clearSignInFailures(db, key);
@@ -142,13 +151,13 @@ describe('brute-force backoff (auth.credential_backoff)', () => {
   it('counts concurrent attempts exactly (20 at once)', async () => {
     const loose = { ...POLICY, maxFailures: 50 };
     const key = freshKey();
-    const gates = await Promise.all(Array.from({ length: 20 }, () => reserveSignIn(db, key, loose, T0)));
+    const gates = await Promise.all(Array.from({ length: 20 }, () => reserveSignIn(key, loose, T0)));
     expect(gates.every((gate) => gate.allowed)).toBe(true);
     expect(await row(key)).toMatchObject({ failures: 20, lockCount: 0 });
 
     // With the default limit, exactly 5 of 20 simultaneous guesses are let through and exactly one starts the lock.
     const tight = freshKey();
-    const raced = await Promise.all(Array.from({ length: 20 }, () => reserveSignIn(db, tight, POLICY, T0)));
+    const raced = await Promise.all(Array.from({ length: 20 }, () => reserveSignIn(tight, POLICY, T0)));
     expect(raced.filter((gate) => gate.allowed)).toHaveLength(5);
     expect(raced.filter((gate) => gate.allowed && gate.lock)).toHaveLength(1);
     expect(await row(tight)).toMatchObject({ failures: 0, lockCount: 1, lockedUntil: at(T0, 30) });
@@ -157,36 +166,69 @@ describe('brute-force backoff (auth.credential_backoff)', () => {
   it('locks at the first failure with BACKOFF_MAX_FAILURES=1', async () => {
     const key = freshKey();
     const one = { ...POLICY, maxFailures: 1 };
-    expect(await reserveSignIn(db, key, one, T0)).toEqual({
+    expect(await reserveSignIn(key, one, T0)).toEqual({
       allowed: true,
       lock: { until: at(T0, 30), seconds: 30, count: 1 },
     });
-    expect((await reserveSignIn(db, key, one, at(T0, 10))).allowed).toBe(false);
-    const next = await reserveSignIn(db, key, one, at(T0, 30));
+    expect((await reserveSignIn(key, one, at(T0, 10))).allowed).toBe(false);
+    const next = await reserveSignIn(key, one, at(T0, 30));
     expect(next.allowed && next.lock?.seconds).toBe(60);
   });
 
   it('bounds keys and stores U+0000 safely', async () => {
     const long = `name:${'x'.repeat(1000)}\u0000`;
-    expect((await reserveSignIn(db, long, POLICY, T0)).allowed).toBe(true);
-    expect((await reserveSignIn(db, 'name:a\u0000b', POLICY, T0)).allowed).toBe(true);
+    expect((await reserveSignIn(long, POLICY, T0)).allowed).toBe(true);
+    expect((await reserveSignIn('name:a\u0000b', POLICY, T0)).allowed).toBe(true);
     const keys = await db.credentialBackoff.findMany({ where: { key: { startsWith: 'name:xxx' } } });
     expect(keys.map((entry) => entry.key.length)).toEqual([400]);
     expect(await row('name:a\uFFFDb')).toMatchObject({ failures: 1 });
   });
 
-  describe('accountBackoffKey', () => {
+  describe('the backoff key of a sign-in', () => {
     it("is the account's for its username and its email, in any case and with surrounding spaces", async () => {
       const user = await db.user.create({
         data: { username: 'dana', email: 'dana@example.com', passwordHash: 'x' },
       });
       for (const identifier of ['dana', ' DANA ', 'dana@example.com', 'Dana@Example.COM']) {
-        expect(await accountBackoffKey(db, identifier)).toBe(`user:${user.id}`);
+        expect(await keyOf(identifier)).toBe(`user:${user.id}`);
       }
     });
 
     it('is the lower-cased identifier when it names no account', async () => {
-      expect(await accountBackoffKey(db, ' Nobody@Example.com ')).toBe('name:nobody@example.com');
+      expect(await keyOf(' Nobody@Example.com ')).toBe('name:nobody@example.com');
+    });
+  });
+
+  describe('reserveSignInByIdentifier (the lookup and the reservation in one statement)', () => {
+    it("counts under the account's key and returns the user it found, by username or email", async () => {
+      const user = await db.user.create({
+        data: { username: 'erin', email: 'erin@example.com', passwordHash: 'x', status: 'disabled' },
+      });
+      const results = [];
+      for (const identifier of ['erin', ' Erin@Example.com ']) {
+        results.push(await reserveSignInByIdentifier(db, identifier, POLICY, T0));
+      }
+      expect(results.map(({ key, gate }) => ({ key, gate }))).toEqual(
+        Array(2).fill({ key: `user:${user.id}`, gate: { allowed: true, lock: undefined } }),
+      );
+      // The whole row, disabled status and all: the password check decides on it.
+      expect(results[1]?.user).toEqual(await db.user.findUniqueOrThrow({ where: { id: user.id } }));
+      expect(await row(`user:${user.id}`)).toMatchObject({ failures: 2 });
+    });
+
+    // (No U+0000 here: the request guards refuse it in any body, before an identifier reaches the database.)
+    it('counts an unknown identifier under its name, stored bounded, and locks it as any key', async () => {
+      const identifier = ` Nobody-${'x'.repeat(500)} `;
+      const policy = { ...POLICY, maxFailures: 2 };
+      const first = await reserveSignInByIdentifier(db, identifier, policy, T0);
+      const second = await reserveSignInByIdentifier(db, identifier, policy, T0);
+      const third = await reserveSignInByIdentifier(db, identifier, policy, T0);
+      const key = `name:nobody-${'x'.repeat(500)}`;
+      expect(first).toEqual({ user: null, key, gate: { allowed: true, lock: undefined } });
+      expect(second.gate).toEqual({ allowed: true, lock: { until: at(T0, 30), seconds: 30, count: 1 } });
+      expect(third.gate).toEqual({ allowed: false });
+      // Stored bounded, as every key is (clearing the returned key bounds it the same way).
+      expect(await row(key.slice(0, 400))).toMatchObject({ lockCount: 1, refused: 1 });
     });
   });
 
