@@ -14,6 +14,7 @@ import {
   startApp,
   type TestApp,
   type TestClient,
+  untilNotified,
 } from './support.js';
 
 const UNAUTHORIZED = { code: 401, status: 'error', message: 'Token de acceso inválido o ausente' };
@@ -238,6 +239,8 @@ describe('GET /api/auth/token/info: refused tokens (401 with WWW-Authenticate)',
     const toggled = await newClient(testApp, { name: 'Toggled' });
     const token = await issue(toggled);
     await setClientStatus(testApp.db, toggled.clientId, 'disabled', 'vitest');
+    // As by the admin CLI: this replica hears of it through its client cache's notifications.
+    await untilNotified(testApp, toggled.clientId);
     expectRefused(await info(`Bearer ${token}`), /invalid_token/);
     await setClientStatus(testApp.db, toggled.clientId, 'active', 'vitest');
     expect((await info(`Bearer ${token}`)).statusCode).toBe(200);

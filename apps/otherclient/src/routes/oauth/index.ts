@@ -180,7 +180,14 @@ export const oauthRoutes: FastifyPluginAsyncTypebox<OAuthRoutesOptions> = async 
     },
     async (request, reply) => {
       const { client } = await authenticate(request, request.body, 'introspection');
-      const inspection = await inspectAccessToken(app.db, app.signingKeys, request.body.token, settings);
+      const inspection = await inspectAccessToken(
+        app.db,
+        app.signingKeys,
+        request.body.token,
+        settings,
+        new Date(),
+        app.clientCache,
+      );
       reply.headers(NO_STORE);
       // A client learns about its own tokens; only resource servers (INTROSPECT_ANY_SCOPE) about everyone's.
       const mayKnow =
@@ -216,7 +223,15 @@ export const oauthRoutes: FastifyPluginAsyncTypebox<OAuthRoutesOptions> = async 
     },
     async (request, reply) => {
       const { client } = await authenticate(request, request.body, 'revocation');
-      const outcome = await revokeAccessToken(app.db, app.signingKeys, request.body.token, client.id, settings);
+      const outcome = await revokeAccessToken(
+        app.db,
+        app.signingKeys,
+        request.body.token,
+        client.id,
+        settings,
+        new Date(),
+        app.clientCache,
+      );
       if (outcome === 'not_owner') {
         throw new OAuthError('unauthorized_client', 'The token was not issued to this client');
       }

@@ -108,7 +108,14 @@ export const tokenRoutes: FastifyPluginAsyncTypebox<TokenRoutesOptions> = async 
       if (token === undefined) {
         throw new HttpError('UNAUTHORIZED', { headers: { 'www-authenticate': 'Bearer' } });
       }
-      const inspection = await inspectAccessToken(app.db, app.signingKeys, token, settings);
+      const inspection = await inspectAccessToken(
+        app.db,
+        app.signingKeys,
+        token,
+        settings,
+        new Date(),
+        app.clientCache,
+      );
       if (!inspection.active) {
         request.log.info({ reason: inspection.reason }, 'token refused');
         throw new HttpError('UNAUTHORIZED', { headers: { 'www-authenticate': 'Bearer error="invalid_token"' } });
