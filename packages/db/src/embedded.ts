@@ -39,6 +39,7 @@ export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions = {
     maxConnections: options.maxConnections ?? 64,
   });
   keepExtendedQueriesTogether(server);
+  shareNamedStatements(server);
   try {
     await server.start();
   } catch (err) {
@@ -100,5 +101,40 @@ function keepExtendedQueriesTogether(server: PGLiteSocketServer): void {
   queue.clearQueueForHandler = (handlerId) => {
     pending.delete(handlerId);
     clearQueueForHandler(handlerId);
+  };
+}
+
+const PARSE = 'P'.charCodeAt(0);
+
+/**
+ * Lets every connection prepare the same named statement. The services name their hot statements (`pool.query({
+ * name, text })`), and each `pg` connection parses a name the first time it uses it. With PostgreSQL each connection
+ * is a session of its own; with PGlite all of them share one, so the second connection to parse a name got
+ * "prepared statement ... already exists" (42P05): concurrent logins, or any after the pool replaced an idle
+ * connection, answered 500 in `pnpm dev`. A Parse of a name this session already holds is turned into a Parse of the
+ * unnamed statement (same text: each name stands for one text), which answers the same ParseComplete; the Bind that
+ * follows names the statement the session already has.
+ */
+function shareNamedStatements(server: PGLiteSocketServer): void {
+  const queue = (server as unknown as { queryQueue?: QueryQueue }).queryQueue;
+  if (typeof queue?.enqueue !== 'function') {
+    throw new Error('Unsupported @electric-sql/pglite-socket version: its query queue was not found');
+  }
+  const enqueue = queue.enqueue.bind(queue);
+  // Names are never deallocated: the services neither close nor DEALLOCATE their statements.
+  const prepared = new Set<string>();
+  queue.enqueue = (handlerId, message, onData) => {
+    if (message[0] !== PARSE) return enqueue(handlerId, message, onData);
+    // Parse: 'P', Int32 length (itself included), name\0, query\0, Int16 count, Int32 × count.
+    const nameEnd = message.indexOf(0, 5);
+    if (nameEnd <= 5) return enqueue(handlerId, message, onData);
+    const name = Buffer.from(message.subarray(5, nameEnd)).toString('utf8');
+    if (!prepared.has(name)) {
+      prepared.add(name);
+      return enqueue(handlerId, message, onData);
+    }
+    const unnamed = Buffer.concat([Buffer.from([PARSE, 0, 0, 0, 0, 0]), message.subarray(nameEnd + 1)]);
+    unnamed.writeInt32BE(unnamed.length - 1, 1);
+    return enqueue(handlerId, new Uint8Array(unnamed), onData);
   };
 }

@@ -90,6 +90,28 @@ describe('startEmbeddedPostgres', { timeout: 60_000 }, () => {
     }
   });
 
+  it('lets every connection prepare the same named statement, new connections included (one shared session)', async () => {
+    if (server === undefined) throw new Error('server not started');
+    const statement = { name: 'embedded-test.named/1', text: 'SELECT $1::int * 2 AS doubled' };
+    const run = async (pool: pg.Pool, value: number) => (await pool.query({ ...statement, values: [value] })).rows[0];
+    const first = new pg.Pool({ connectionString: server.url, max: 8 });
+    try {
+      // Eight connections parse the name at once; each then runs it again from its own record of having parsed it.
+      const results = await Promise.all(Array.from({ length: 32 }, (_, i) => run(first, i)));
+      expect(results).toEqual(Array.from({ length: 32 }, (_, i) => ({ doubled: i * 2 })));
+    } finally {
+      await first.end();
+    }
+    // As after the pool replaced an idle connection: a new connection parses the name again.
+    const second = new pg.Pool({ connectionString: server.url, max: 1 });
+    try {
+      expect(await run(second, 21)).toEqual({ doubled: 42 });
+      expect(await run(second, 5)).toEqual({ doubled: 10 });
+    } finally {
+      await second.end();
+    }
+  });
+
   it('keeps the data across stop and start', async () => {
     await server?.stop();
     server = await startEmbeddedPostgres({ dataDir, port });
