@@ -121,7 +121,9 @@ function shareNamedStatements(server: PGLiteSocketServer): void {
     throw new Error('Unsupported @electric-sql/pglite-socket version: its query queue was not found');
   }
   const enqueue = queue.enqueue.bind(queue);
-  // Names are never deallocated: the services neither close nor DEALLOCATE their statements.
+  // Names are never deallocated: the services neither close nor DEALLOCATE their statements. A name is recorded at
+  // its first Parse, before PGlite answers it: were that Parse to fail, the name would stay unusable until restart
+  // (the services' statement texts are checked on PostgreSQL by their tests).
   const prepared = new Set<string>();
   queue.enqueue = (handlerId, message, onData) => {
     if (message[0] !== PARSE) return enqueue(handlerId, message, onData);
