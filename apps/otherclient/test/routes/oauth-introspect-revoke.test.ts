@@ -15,6 +15,7 @@ import {
   startApp,
   type TestApp,
   type TestClient,
+  untilNotified,
 } from './support.js';
 
 let testApp: TestApp;
@@ -158,6 +159,8 @@ describe('POST /oauth/introspect (RFC 7662)', () => {
     const toggled = await newClient(testApp, { name: 'Toggled' });
     const token = await tokenFor(toggled);
     await setClientStatus(testApp.db, toggled.clientId, 'disabled', 'vitest');
+    // As by the admin CLI: this replica hears of it through its client cache's notifications.
+    await untilNotified(testApp, toggled.clientId);
     await expectInactive(await introspect(resourceServer, token));
     await setClientStatus(testApp.db, toggled.clientId, 'active', 'vitest');
     expect((await introspect(resourceServer, token)).json().active).toBe(true);
