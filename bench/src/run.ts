@@ -12,6 +12,7 @@ import { authScenarios } from './scenarios/auth-service.js';
 import {
   type Context,
   FAST_CONNECTIONS,
+  INTROSPECTED_TOKENS,
   LOGIN_CONNECTIONS,
   SATURATING_LOGIN_CONNECTIONS,
   VALIDATE_RATE,
@@ -47,6 +48,10 @@ const NOTES = [
     `${FAST_CONNECTIONS} connections for every fast scenario, ${LOGIN_CONNECTIONS} for login.`,
   'validate rotates over 10,000 live sessions seeded with SQL, their access tokens signed by the harness with the ' +
     "service's key exactly as the service signs them; refresh spends each seeded refresh token once (5,000 per second of load: 60,000 by default).",
+  `oauth-introspect rotates over ${INTROSPECTED_TOKENS.toLocaleString('en-US')} tokens the client got from POST ` +
+    '/oauth/token, each introspected once before measuring (a resource server sees the same live tokens again and ' +
+    'again; otherclient remembers verified signatures until exp, and reads revocation on every call); ' +
+    'peer-introspect repeats one opaque token (an in-memory lookup either way).',
   `validate-under-login: login at ${SATURATING_LOGIN_CONNECTIONS} connections (autocannon) beside validate at a ` +
     `steady ${VALIDATE_RATE}/s, evenly spaced and open loop (not autocannon's overallRate, which sends each ` +
     "second's quota in one burst), latency from when each request was due; the harness runs at nice -10 meanwhile " +

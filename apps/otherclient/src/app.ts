@@ -23,6 +23,7 @@ import type { OtherclientConfig } from './config.js';
 import { clientCachePlugin } from './plugins/client-cache.js';
 import { tokenMetricsPlugin } from './plugins/metrics.js';
 import { tokenAuditPlugin } from './plugins/token-audit.js';
+import { verifiedTokensPlugin } from './plugins/verified-tokens.js';
 import { oauthRoutes } from './routes/oauth/index.js';
 import { tokenRoutes } from './routes/token/index.js';
 import { wellKnownRoutes } from './routes/well-known/index.js';
@@ -86,6 +87,7 @@ export async function buildApp(config: OtherclientConfig, overrides: Partial<Fas
     maxEntries: config.CLIENT_CACHE_MAX_ENTRIES,
     connectTimeoutMs: config.DATABASE_CONNECT_TIMEOUT_MS,
   });
+  await app.register(verifiedTokensPlugin, { maxEntries: config.VERIFIED_TOKEN_CACHE_MAX_ENTRIES });
   await app.register(tokenAuditPlugin, {
     maxBufferedRows: config.TOKEN_AUDIT_BUFFER_MAX_ROWS,
     observe: (record) => app.tokenMetrics.observe(record),

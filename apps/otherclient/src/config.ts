@@ -36,6 +36,13 @@ export const OtherclientConfigSchema = Type.Object({
     description:
       'Clients kept in memory for authentication, kept exact by PostgreSQL notifications; 0 turns the cache off',
   }),
+  VERIFIED_TOKEN_CACHE_MAX_ENTRIES: Type.Integer({
+    minimum: 0,
+    maximum: 2_000_000,
+    default: 50_000,
+    description:
+      'Access tokens whose signature introspection and token info verified, remembered until their exp; 0 verifies every time',
+  }),
   TOKEN_AUDIT_BUFFER_MAX_ROWS: Type.Integer({
     minimum: 1_000,
     maximum: 1_000_000,

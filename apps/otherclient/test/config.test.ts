@@ -16,6 +16,7 @@ describe('loadOtherclientConfig', () => {
       NODE_ENV: 'development',
       LOG_LEVEL: 'info',
       CLIENT_CACHE_MAX_ENTRIES: 10_000,
+      VERIFIED_TOKEN_CACHE_MAX_ENTRIES: 50_000,
       TOKEN_AUDIT_BUFFER_MAX_ROWS: 50_000,
     });
   });

@@ -15,6 +15,7 @@ import {
   observe,
   productionCommand,
   record,
+  rotation,
   SATURATING_LOGIN_CONNECTIONS,
   VALIDATE_RATE,
   withServer,
@@ -28,13 +29,6 @@ function authServerSpec(ctx: Context, name: string): ServerSpec {
     ...productionCommand('auth-service', ctx.fixtures.authEnv),
     readyPath: '/auth/health',
   };
-}
-
-/** Round-robin over values: each call returns the next one. */
-function rotation<T>(values: readonly T[]): () => T {
-  if (values.length === 0) throw new Error('nothing to rotate over');
-  let index = 0;
-  return () => values[index++ % values.length] as T;
 }
 
 export async function authScenarios(ctx: Context): Promise<void> {

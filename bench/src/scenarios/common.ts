@@ -21,6 +21,8 @@ export const LOGIN_CONNECTIONS = 16;
 export const SATURATING_LOGIN_CONNECTIONS = 64;
 /** Validate calls per second, evenly spaced, during login saturation (a gateway's steady traffic). */
 export const VALIDATE_RATE = 500;
+/** Distinct access tokens the oauth-introspect load rotates over. */
+export const INTROSPECTED_TOKENS = 1_000;
 
 export interface Context {
   options: BenchOptions;
@@ -131,6 +133,13 @@ export function tokenRequestBody(clientId: string, clientSecret: string): string
 
 /** `grant_type=client_credentials&scope=...`, identical for otherclient's `/oauth/token` and the peer's. */
 export const CLIENT_CREDENTIALS_BODY = form({ grant_type: 'client_credentials', scope: SCOPE });
+
+/** Round-robin over values: each call returns the next one. */
+export function rotation<T>(values: readonly T[]): () => T {
+  if (values.length === 0) throw new Error('nothing to rotate over');
+  let index = 0;
+  return () => values[index++ % values.length] as T;
+}
 
 export const isEs256AccessToken = (token: unknown) => {
   const header = jwtHeader(token);

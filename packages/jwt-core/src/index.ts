@@ -27,6 +27,7 @@ export type {
   SigningKey,
   VerificationKey,
 } from './types.js';
+export { VerifiedTokenCache } from './verified-token-cache.js';
 export {
   type JwksResolver,
   type VerifiedClaims,

@@ -1,16 +1,18 @@
 import type { ChangeFeed } from '@mxp/db/change-feed';
+import { VerifiedTokenCache } from '@mxp/jwt-core';
 import { startAppChangeFeed } from '@mxp/service-kit';
 import type { FastifyInstance } from 'fastify';
 import fp from 'fastify-plugin';
 import { ApplicationCache } from '../services/application-cache.js';
-import { SESSION_CACHE_CHANNELS, SessionCache, VerifiedTokenCache } from '../services/session-cache.js';
+import { SESSION_CACHE_CHANNELS, SessionCache } from '../services/session-cache.js';
+import type { AccessTokenClaims } from '../services/tokens.js';
 
 declare module 'fastify' {
   interface FastifyInstance {
     /** Active sessions for validation, kept exact by the database's change notifications. */
     sessionCache: SessionCache;
     /** Claims of access tokens already verified, so a token presented again skips its signature check. */
-    verifiedTokens: VerifiedTokenCache;
+    verifiedTokens: VerifiedTokenCache<AccessTokenClaims>;
     /** Applications for login, kept exact by the same change notifications. */
     applicationCache: ApplicationCache;
   }
@@ -67,7 +69,7 @@ export const sessionCachePlugin = fp<SessionCachePluginOptions>(
     });
     app.decorate('sessionCache', cache);
     app.decorate('applicationCache', applications);
-    app.decorate('verifiedTokens', new VerifiedTokenCache(options.verifiedTokenMaxEntries));
+    app.decorate('verifiedTokens', new VerifiedTokenCache<AccessTokenClaims>(options.verifiedTokenMaxEntries));
   },
   { name: 'mxp-session-cache', fastify: '5.x', dependencies: ['mxp-db'] },
 );

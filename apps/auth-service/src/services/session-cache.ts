@@ -1,7 +1,6 @@
-import { hash } from 'node:crypto';
 import type { PrismaClient } from '@mxp/db';
 import { type ChangeFeed, NotifiedCache } from '@mxp/db/change-feed';
-import { JwtCoreError, type JwtCoreErrorCode, type KeySet } from '@mxp/jwt-core';
+import { JwtCoreError, type JwtCoreErrorCode, type KeySet, type VerifiedTokenCache } from '@mxp/jwt-core';
 import { activeSessionWhere } from './sessions.js';
 import { type AccessTokenClaims, hashRefreshToken, verifySessionAccessToken } from './tokens.js';
 
@@ -148,66 +147,6 @@ export class SessionCache {
   }
 }
 
-/**
- * Claims of access tokens whose signature and claims were verified, by SHA-256 of the token: a token presented again
- * costs a hash instead of an ECDSA verification. Only successful verifications are kept, each until its `exp`, and
- * the signing keys are fixed for the process's life, so a hit answers what verifying again would. The session is
- * still checked on every call; this only spares the signature. Bounded: the oldest entries go first.
- */
-export class VerifiedTokenCache {
-  readonly #maxEntries: number;
-  // A Map iterates in insertion order, which makes it a FIFO without a library; tokens are short-lived, so the
-  // oldest entry is the one nearest its expiry.
-  readonly #entries = new Map<string, AccessTokenClaims>();
-
-  constructor(maxEntries: number) {
-    this.#maxEntries = maxEntries;
-  }
-
-  /** The token's claims: from memory if it was verified before and has not expired at `now`, else `verify()`'s. */
-  async verify(token: string, now: Date, verify: () => Promise<AccessTokenClaims>): Promise<AccessTokenClaims> {
-    const cached = this.get(token, now);
-    if (cached !== undefined) return cached;
-    const claims = await verify();
-    this.set(token, claims);
-    return claims;
-  }
-
-  /** The claims of the token if it was verified before and has not expired at `now` (synchronous). */
-  get(token: string, now: Date): AccessTokenClaims | undefined {
-    if (this.#maxEntries === 0) return undefined;
-    const key = keyOf(token);
-    const cached = this.#entries.get(key);
-    if (cached === undefined) return undefined;
-    // As jose decides: expired once `exp` is at or before the current whole second.
-    if (cached.exp > Math.floor(now.getTime() / 1000)) return cached;
-    this.#entries.delete(key);
-    return undefined;
-  }
-
-  /** Remembers the claims of a token just verified (only ever those of a successful verification). */
-  set(token: string, claims: AccessTokenClaims): void {
-    if (this.#maxEntries === 0) return;
-    const key = keyOf(token);
-    this.#entries.delete(key);
-    this.#entries.set(key, claims);
-    if (this.#entries.size > this.#maxEntries) {
-      const oldest = this.#entries.keys().next();
-      if (!oldest.done) this.#entries.delete(oldest.value);
-    }
-  }
-
-  /** Tokens held in memory. */
-  get size(): number {
-    return this.#entries.size;
-  }
-}
-
-// One-shot hashing (no Hash object): a third of createHash's cost, on every validation.
-function keyOf(token: string): string {
-  return hash('sha256', token, 'base64url');
-}
-
 /** What an access token presented to the service amounts to. */
 export type AccessTokenCheck =
   | { ok: true; claims: AccessTokenClaims; session: ActiveSession }
@@ -219,7 +158,12 @@ export type AccessTokenCheck =
  * `now` (from the session cache when its feed vouches for it, else from the database).
  */
 export async function checkAccessToken(
-  context: { keySet: KeySet; issuer: string; verifiedTokens: VerifiedTokenCache; sessionCache: SessionCache },
+  context: {
+    keySet: KeySet;
+    issuer: string;
+    verifiedTokens: VerifiedTokenCache<AccessTokenClaims>;
+    sessionCache: SessionCache;
+  },
   token: string,
   now: Date,
 ): Promise<AccessTokenCheck> {

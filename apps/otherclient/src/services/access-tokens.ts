@@ -6,10 +6,11 @@ import {
   keySetAlgorithms,
   signJwt,
   type VerifiedClaims,
+  type VerifiedTokenCache,
   verifyJwt,
 } from '@mxp/jwt-core';
 import { findClient, LOOKUPABLE_CLIENT_ID } from './client-authentication.js';
-import { ClientCache } from './client-cache.js';
+import type { ClientCache } from './client-cache.js';
 
 /** Where issued tokens come from and whom they are for when a client has no audience of its own. */
 export interface AccessTokenSettings {
@@ -57,55 +58,83 @@ export async function issueAccessToken(
   };
 }
 
+/** The claims of an access token this service verified. */
+export type AccessTokenClaims = VerifiedClaims & { jti: string; iat: number; client_id: string };
+
 export type TokenInspection =
-  | { active: true; claims: VerifiedClaims & { jti: string; iat: number }; client: ApiClient; scopes: string[] }
+  | { active: true; claims: AccessTokenClaims; client: ApiClient; scopes: string[] }
   | { active: false; reason: 'malformed' | 'unknown_client' | 'invalid' | 'expired' | 'revoked' | 'client_disabled' };
+
+/** What inspecting a token reads: the database, this service's keys and settings, and this replica's caches. */
+export interface TokenInspectionContext {
+  db: PrismaClient;
+  keySet: KeySet;
+  settings: AccessTokenSettings;
+  /** The owning clients, as token issuance reads them. */
+  clients: ClientCache;
+  /** Tokens verified before (VERIFIED_TOKEN_CACHE_MAX_ENTRIES): a token presented again skips its signature check. */
+  verifiedTokens: VerifiedTokenCache<AccessTokenClaims>;
+}
 
 /**
  * Whether a token this service issued is still good: signature, issuer, type, the owning client's audience, expiry,
  * not revoked (RFC 7009) and its client not disabled.
  *
  * The owning client comes from `clients` when it holds it (active and unchanged as of the last notification, as token
- * issuance trusts it), else from the database. The revocation list is read on every call: a revocation made on any
- * replica is seen by the next inspection, with no notification to wait for.
+ * issuance trusts it), else from the database. A token verified before skips its signature check until its `exp`
+ * (the keys are fixed for the process's life); its client's current audience is checked again every time, since an
+ * administrator may change it. The revocation list is read on every call: a revocation made on any replica is seen by
+ * the next inspection, with no notification to wait for.
  */
 export async function inspectAccessToken(
-  db: PrismaClient,
-  keySet: KeySet,
+  context: TokenInspectionContext,
   token: string,
-  settings: AccessTokenSettings,
   now: Date = new Date(),
-  clients: ClientCache = new ClientCache(db),
 ): Promise<TokenInspection> {
+  const { db, clients, settings } = context;
+  const verified = context.verifiedTokens.get(token, now);
   // The claimed client decides which audience to expect; the signature check below makes the claim trustworthy.
-  const clientId = unverifiedClientId(token);
+  const clientId = verified?.client_id ?? unverifiedClientId(token);
   if (clientId === undefined) return { active: false, reason: 'malformed' };
   const client =
     clients.peek(clientId) ??
     (clients.enabled ? (await clients.read(clientId)).client : await findClient(db, clientId));
   if (!client) return { active: false, reason: 'unknown_client' };
-  let claims: VerifiedClaims;
-  try {
-    ({ payload: claims } = await verifyJwt(token, keySet, {
-      algorithms: keySetAlgorithms(keySet),
-      issuer: settings.issuer,
-      audience: client.audience ?? settings.defaultAudience,
-      typ: ACCESS_TOKEN_TYPE,
-      subject: client.id,
-      currentDate: now,
-      requiredClaims: ['jti', 'iat', 'client_id'],
-    }));
-  } catch (error) {
-    if (error instanceof JwtCoreError) {
-      return { active: false, reason: error.code === 'ERR_JWT_EXPIRED' ? 'expired' : 'invalid' };
+  const audience = client.audience ?? settings.defaultAudience;
+  let claims: AccessTokenClaims;
+  if (verified !== undefined) {
+    if (!audienceIncludes(verified.aud, audience)) return { active: false, reason: 'invalid' };
+    claims = verified;
+  } else {
+    try {
+      const { payload } = await verifyJwt(token, context.keySet, {
+        algorithms: keySetAlgorithms(context.keySet),
+        issuer: settings.issuer,
+        audience,
+        typ: ACCESS_TOKEN_TYPE,
+        subject: client.id,
+        currentDate: now,
+        requiredClaims: ['jti', 'iat', 'client_id'],
+      });
+      // `sub` is the client the unverified `client_id` named, so both claims are that client's id.
+      claims = payload as AccessTokenClaims;
+    } catch (error) {
+      if (error instanceof JwtCoreError) {
+        return { active: false, reason: error.code === 'ERR_JWT_EXPIRED' ? 'expired' : 'invalid' };
+      }
+      throw error;
     }
-    throw error;
+    context.verifiedTokens.set(token, claims);
   }
-  const jti = claims.jti as string;
-  if (await isRevoked(db, jti)) return { active: false, reason: 'revoked' };
+  if (await isRevoked(db, claims.jti)) return { active: false, reason: 'revoked' };
   if (client.status !== 'active') return { active: false, reason: 'client_disabled' };
   const scopes = typeof claims.scope === 'string' && claims.scope !== '' ? claims.scope.split(' ') : [];
-  return { active: true, claims: claims as VerifiedClaims & { jti: string; iat: number }, client, scopes };
+  return { active: true, claims, client, scopes };
+}
+
+/** As jose checks `aud` against one expected audience: equal to it, or an array that contains it. */
+function audienceIncludes(aud: string | string[], expected: string): boolean {
+  return typeof aud === 'string' ? aud === expected : aud.includes(expected);
 }
 
 /** Named, as the services' other hot pool statements: parsed and planned once per connection. */
@@ -126,18 +155,15 @@ async function isRevoked(db: PrismaClient, jti: string): Promise<boolean> {
 
 /** Revokes a token on behalf of `clientId` (RFC 7009): only the client it was issued to may revoke it. */
 export async function revokeAccessToken(
-  db: PrismaClient,
-  keySet: KeySet,
+  context: TokenInspectionContext,
   token: string,
   clientId: string,
-  settings: AccessTokenSettings,
   now: Date = new Date(),
-  clients: ClientCache = new ClientCache(db),
 ): Promise<'revoked' | 'not_active' | 'not_owner'> {
-  const inspection = await inspectAccessToken(db, keySet, token, settings, now, clients);
+  const inspection = await inspectAccessToken(context, token, now);
   if (!inspection.active) return 'not_active';
   if (inspection.client.id !== clientId) return 'not_owner';
-  await db.revokedToken.createMany({
+  await context.db.revokedToken.createMany({
     data: [{ jti: inspection.claims.jti, clientId, expiresAt: new Date(inspection.claims.exp * 1000) }],
     skipDuplicates: true,
   });

@@ -1,16 +1,26 @@
 import type { ApiClient } from '@mxp/db';
-import { keySetAlgorithms, signJwt } from '@mxp/jwt-core';
+import {
+  generateSigningKey,
+  importKeySet,
+  type KeySet,
+  keySetAlgorithms,
+  signJwt,
+  VerifiedTokenCache,
+} from '@mxp/jwt-core';
 import { issuerOf } from '@mxp/service-kit';
 import { createLocalJWKSet, decodeProtectedHeader, jwtVerify } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   ACCESS_TOKEN_TYPE,
+  type AccessTokenClaims,
   type AccessTokenSettings,
   formatUtcToSecond,
   inspectAccessToken,
   issueAccessToken,
   revokeAccessToken,
+  type TokenInspectionContext,
 } from '../../src/services/access-tokens.js';
+import { ClientCache } from '../../src/services/client-cache.js';
 import { setClientStatus } from '../../src/services/clients.js';
 import { b64json, newClient, servedJwks, startApp, type TestApp } from '../routes/support.js';
 
@@ -35,7 +45,14 @@ async function storedClient(input: Parameters<typeof newClient>[1]): Promise<Api
 }
 
 const keys = () => testApp.app.signingKeys;
-const inspect = (token: string, now?: Date) => inspectAccessToken(testApp.db, keys(), token, settings, now);
+
+/** A context that caches nothing: every call verifies the signature and reads the client from the database. */
+function uncached(keySet: KeySet = keys()): TokenInspectionContext {
+  const db = testApp.db;
+  return { db, keySet, settings, clients: new ClientCache(db), verifiedTokens: new VerifiedTokenCache(0) };
+}
+
+const inspect = (token: string, now?: Date) => inspectAccessToken(uncached(), token, now);
 
 describe('issueAccessToken', () => {
   it('signs an RFC 9068 access token that jose verifies with the served JWKS', async () => {
@@ -160,25 +177,90 @@ describe('inspectAccessToken', () => {
   });
 });
 
+describe('inspectAccessToken with verified tokens remembered', () => {
+  // Each test's own cache, shared by its calls; a key set that verifies nothing this service signed shows whether a
+  // call checked the signature (it would answer invalid) or answered from memory.
+  let verifiedTokens: VerifiedTokenCache<AccessTokenClaims>;
+  let strangerKeys: KeySet;
+  beforeAll(async () => {
+    strangerKeys = await importKeySet({ jwks: { keys: [await generateSigningKey('ES256')] } });
+  });
+  const context = (keySet: KeySet = keys()) => ({ ...uncached(keySet), verifiedTokens });
+  const inspectRemembered = (token: string, keySet?: KeySet, now?: Date) =>
+    inspectAccessToken(context(keySet), token, now);
+
+  it('checks a signature once: the same token is then answered from memory, a changed one is verified', async () => {
+    verifiedTokens = new VerifiedTokenCache(10);
+    const issued = await issueAccessToken(keys(), client, ['orders:read'], settings);
+    expect(await inspect(issued.token)).toMatchObject({ active: true });
+    expect(await inspectRemembered(issued.token, strangerKeys)).toEqual({ active: false, reason: 'invalid' });
+    expect(verifiedTokens.size).toBe(0);
+
+    const first = await inspectRemembered(issued.token);
+    expect(first).toMatchObject({ active: true, scopes: ['orders:read'], claims: { jti: issued.jti } });
+    expect(verifiedTokens.size).toBe(1);
+    expect(await inspectRemembered(issued.token, strangerKeys)).toEqual(first);
+
+    const [header, payload] = issued.token.split('.');
+    const forged = `${header}.${payload}.${'A'.repeat(86)}`;
+    expect(await inspectRemembered(forged)).toEqual({ active: false, reason: 'invalid' });
+    expect(verifiedTokens.size).toBe(1);
+  });
+
+  it('still refuses a remembered token once revoked, once its client is disabled, and from its exp on', async () => {
+    verifiedTokens = new VerifiedTokenCache(10);
+    const owner = await storedClient({ name: 'Remembered', tokenTtlSeconds: 60 });
+    const revoked = await issueAccessToken(keys(), owner, [], settings);
+    const issuedAt = new Date();
+    const kept = await issueAccessToken(keys(), owner, [], settings, issuedAt);
+    for (const { token } of [revoked, kept]) expect((await inspectRemembered(token)).active).toBe(true);
+
+    expect(await revokeAccessToken(context(), revoked.token, owner.id)).toBe('revoked');
+    expect(await inspectRemembered(revoked.token, strangerKeys)).toEqual({ active: false, reason: 'revoked' });
+
+    await setClientStatus(testApp.db, owner.id, 'disabled', 'vitest');
+    expect(await inspectRemembered(kept.token, strangerKeys)).toEqual({ active: false, reason: 'client_disabled' });
+    await setClientStatus(testApp.db, owner.id, 'active', 'vitest');
+    expect((await inspectRemembered(kept.token, strangerKeys)).active).toBe(true);
+
+    const atExp = new Date(kept.expiresAt.getTime());
+    expect(await inspectRemembered(kept.token, keys(), atExp)).toEqual({ active: false, reason: 'expired' });
+  });
+
+  it("refuses a remembered token once its client's audience is no longer the token's", async () => {
+    verifiedTokens = new VerifiedTokenCache(10);
+    const owner = await storedClient({ name: 'Moved', audience: 'orders-api' });
+    const issued = await issueAccessToken(keys(), owner, [], settings);
+    expect((await inspectRemembered(issued.token)).active).toBe(true);
+
+    await testApp.db.apiClient.update({ where: { id: owner.id }, data: { audience: 'billing-api' } });
+    expect(await inspectRemembered(issued.token, strangerKeys)).toEqual({ active: false, reason: 'invalid' });
+    await testApp.db.apiClient.update({ where: { id: owner.id }, data: { audience: null } });
+    expect(await inspectRemembered(issued.token, strangerKeys)).toEqual({ active: false, reason: 'invalid' });
+    await testApp.db.apiClient.update({ where: { id: owner.id }, data: { audience: 'orders-api' } });
+    expect((await inspectRemembered(issued.token, strangerKeys)).active).toBe(true);
+  });
+});
+
 describe('revokeAccessToken', () => {
   it('revokes a token for its own client only, once, until its expiry', async () => {
     const issued = await issueAccessToken(keys(), client, [], settings);
-    expect(await revokeAccessToken(testApp.db, keys(), issued.token, otherClient.id, settings)).toBe('not_owner');
+    expect(await revokeAccessToken(uncached(), issued.token, otherClient.id)).toBe('not_owner');
     expect((await inspect(issued.token)).active).toBe(true);
 
-    expect(await revokeAccessToken(testApp.db, keys(), issued.token, client.id, settings)).toBe('revoked');
+    expect(await revokeAccessToken(uncached(), issued.token, client.id)).toBe('revoked');
     expect(await inspect(issued.token)).toEqual({ active: false, reason: 'revoked' });
     expect(await testApp.db.revokedToken.findUnique({ where: { jti: issued.jti } })).toMatchObject({
       clientId: client.id,
       expiresAt: issued.expiresAt,
     });
-    expect(await revokeAccessToken(testApp.db, keys(), issued.token, client.id, settings)).toBe('not_active');
+    expect(await revokeAccessToken(uncached(), issued.token, client.id)).toBe('not_active');
   });
 
   it('answers not_active for garbage and for an expired token', async () => {
-    expect(await revokeAccessToken(testApp.db, keys(), 'garbage', client.id, settings)).toBe('not_active');
+    expect(await revokeAccessToken(uncached(), 'garbage', client.id)).toBe('not_active');
     const { token, expiresAt } = await issueAccessToken(keys(), client, [], settings, new Date('2020-01-01T00:00:00Z'));
-    expect(await revokeAccessToken(testApp.db, keys(), token, client.id, settings, expiresAt)).toBe('not_active');
+    expect(await revokeAccessToken(uncached(), token, client.id, expiresAt)).toBe('not_active');
   });
 });
 

@@ -15,6 +15,7 @@ import {
   inspectAccessToken,
   issueAccessToken,
   revokeAccessToken,
+  type TokenInspectionContext,
 } from '../../services/access-tokens.js';
 import { authenticateClientWithBackoff, type BackoffPolicy } from '../../services/backoff.js';
 import { grantedScopes } from '../../services/scopes.js';
@@ -41,6 +42,13 @@ export const oauthRoutes: FastifyPluginAsyncTypebox<OAuthRoutesOptions> = async 
   { settings, pepper, backoff, ...limits },
 ) => {
   await app.register(formBody);
+  const tokens: TokenInspectionContext = {
+    db: app.db,
+    keySet: app.signingKeys,
+    settings,
+    clients: app.clientCache,
+    verifiedTokens: app.verifiedTokens,
+  };
 
   // Errors of these endpoints take the RFC 6749 §5.2 shape, never the API envelope.
   app.setErrorHandler((error: FastifyError, request, reply) => {
@@ -180,14 +188,7 @@ export const oauthRoutes: FastifyPluginAsyncTypebox<OAuthRoutesOptions> = async 
     },
     async (request, reply) => {
       const { client } = await authenticate(request, request.body, 'introspection');
-      const inspection = await inspectAccessToken(
-        app.db,
-        app.signingKeys,
-        request.body.token,
-        settings,
-        new Date(),
-        app.clientCache,
-      );
+      const inspection = await inspectAccessToken(tokens, request.body.token);
       reply.headers(NO_STORE);
       // A client learns about its own tokens; only resource servers (INTROSPECT_ANY_SCOPE) about everyone's.
       const mayKnow =
@@ -223,15 +224,7 @@ export const oauthRoutes: FastifyPluginAsyncTypebox<OAuthRoutesOptions> = async 
     },
     async (request, reply) => {
       const { client } = await authenticate(request, request.body, 'revocation');
-      const outcome = await revokeAccessToken(
-        app.db,
-        app.signingKeys,
-        request.body.token,
-        client.id,
-        settings,
-        new Date(),
-        app.clientCache,
-      );
+      const outcome = await revokeAccessToken(tokens, request.body.token, client.id);
       if (outcome === 'not_owner') {
         throw new OAuthError('unauthorized_client', 'The token was not issued to this client');
       }

@@ -6,6 +6,7 @@ import {
   formatUtcToSecond,
   inspectAccessToken,
   issueAccessToken,
+  type TokenInspectionContext,
 } from '../../services/access-tokens.js';
 import { authenticateClientWithBackoff, type BackoffPolicy } from '../../services/backoff.js';
 
@@ -24,6 +25,13 @@ export const tokenRoutes: FastifyPluginAsyncTypebox<TokenRoutesOptions> = async 
   app,
   { settings, pepper, backoff, ...limits },
 ) => {
+  const tokens: TokenInspectionContext = {
+    db: app.db,
+    keySet: app.signingKeys,
+    settings,
+    clients: app.clientCache,
+    verifiedTokens: app.verifiedTokens,
+  };
   app.post(
     '/token',
     {
@@ -108,14 +116,7 @@ export const tokenRoutes: FastifyPluginAsyncTypebox<TokenRoutesOptions> = async 
       if (token === undefined) {
         throw new HttpError('UNAUTHORIZED', { headers: { 'www-authenticate': 'Bearer' } });
       }
-      const inspection = await inspectAccessToken(
-        app.db,
-        app.signingKeys,
-        token,
-        settings,
-        new Date(),
-        app.clientCache,
-      );
+      const inspection = await inspectAccessToken(tokens, token);
       if (!inspection.active) {
         request.log.info({ reason: inspection.reason }, 'token refused');
         throw new HttpError('UNAUTHORIZED', { headers: { 'www-authenticate': 'Bearer error="invalid_token"' } });

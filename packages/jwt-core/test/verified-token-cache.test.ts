@@ -1,16 +1,20 @@
-import { JwtCoreError } from '@mxp/jwt-core';
 import { describe, expect, it } from 'vitest';
-import { VerifiedTokenCache } from '../../src/services/session-cache.js';
-import type { AccessTokenClaims } from '../../src/services/tokens.js';
+import { JwtCoreError, VerifiedTokenCache } from '../src/index.js';
 
 const EXP = 2_000_000_000;
 
-function claims(sessionId: string, exp = EXP): AccessTokenClaims {
-  return { userId: 'u', sessionId, applicationId: 'a', jti: `j-${sessionId}`, exp };
+interface Claims {
+  sessionId: string;
+  jti: string;
+  exp: number;
+}
+
+function claims(sessionId: string, exp = EXP): Claims {
+  return { sessionId, jti: `j-${sessionId}`, exp };
 }
 
 /** A verifier that counts its calls. */
-function verifier(result: AccessTokenClaims | Error) {
+function verifier(result: Claims | Error) {
   const calls = { count: 0 };
   return {
     calls,
@@ -26,7 +30,7 @@ const at = (seconds: number) => new Date(seconds * 1000);
 
 describe('VerifiedTokenCache', () => {
   it('verifies a token once, then answers from memory until its exp (as jose: expired at exp)', async () => {
-    const cache = new VerifiedTokenCache(10);
+    const cache = new VerifiedTokenCache<Claims>(10);
     const { calls, verify } = verifier(claims('s1'));
     expect(await cache.verify('t1', at(EXP - 100), verify)).toEqual(claims('s1'));
     expect(await cache.verify('t1', at(EXP - 1), verify)).toEqual(claims('s1'));
@@ -39,7 +43,7 @@ describe('VerifiedTokenCache', () => {
   });
 
   it('keeps no failure: a refused token is verified again each time', async () => {
-    const cache = new VerifiedTokenCache(10);
+    const cache = new VerifiedTokenCache<Claims>(10);
     const { calls, verify } = verifier(new JwtCoreError('ERR_JWS_SIGNATURE_INVALID', 'bad'));
     for (let i = 0; i < 3; i++) await expect(cache.verify('forged', at(0), verify)).rejects.toThrow('bad');
     expect(calls.count).toBe(3);
@@ -47,7 +51,7 @@ describe('VerifiedTokenCache', () => {
   });
 
   it('tells tokens apart by their whole content, and keeps at most maxEntries (oldest out first)', async () => {
-    const cache = new VerifiedTokenCache(2);
+    const cache = new VerifiedTokenCache<Claims>(2);
     await cache.verify('a.b.c', at(0), verifier(claims('s1')).verify);
     await cache.verify('a.b.d', at(0), verifier(claims('s2')).verify);
     await cache.verify('a.b.e', at(0), verifier(claims('s3')).verify);
@@ -61,7 +65,7 @@ describe('VerifiedTokenCache', () => {
   });
 
   it('with 0 entries verifies every time', async () => {
-    const cache = new VerifiedTokenCache(0);
+    const cache = new VerifiedTokenCache<Claims>(0);
     const { calls, verify } = verifier(claims('s1'));
     await cache.verify('t', at(0), verify);
     await cache.verify('t', at(0), verify);
