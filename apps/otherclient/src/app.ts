@@ -85,6 +85,7 @@ export async function buildApp(config: OtherclientConfig, overrides: Partial<Fas
   await app.register(clientCachePlugin, {
     databaseUrl: config.DATABASE_URL,
     maxEntries: config.CLIENT_CACHE_MAX_ENTRIES,
+    revocationMaxEntries: config.VERIFIED_TOKEN_CACHE_MAX_ENTRIES,
     connectTimeoutMs: config.DATABASE_CONNECT_TIMEOUT_MS,
   });
   await app.register(verifiedTokensPlugin, { maxEntries: config.VERIFIED_TOKEN_CACHE_MAX_ENTRIES });

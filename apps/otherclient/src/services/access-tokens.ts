@@ -1,4 +1,4 @@
-import { type ApiClient, type PrismaClient, pgPoolOf } from '@mxp/db';
+import type { ApiClient, PrismaClient } from '@mxp/db';
 import {
   decodeUnverifiedClaims,
   JwtCoreError,
@@ -11,6 +11,7 @@ import {
 } from '@mxp/jwt-core';
 import { findClient, LOOKUPABLE_CLIENT_ID } from './client-authentication.js';
 import type { ClientCache } from './client-cache.js';
+import type { RevocationCache } from './revocation-cache.js';
 
 /** Where issued tokens come from and whom they are for when a client has no audience of its own. */
 export interface AccessTokenSettings {
@@ -74,6 +75,8 @@ export interface TokenInspectionContext {
   clients: ClientCache;
   /** Tokens verified before (VERIFIED_TOKEN_CACHE_MAX_ENTRIES): a token presented again skips its signature check. */
   verifiedTokens: VerifiedTokenCache<AccessTokenClaims>;
+  /** Which tokens were revoked, kept exact by notifications. */
+  revocations: RevocationCache;
 }
 
 /**
@@ -83,8 +86,8 @@ export interface TokenInspectionContext {
  * The owning client comes from `clients` when it holds it (active and unchanged as of the last notification, as token
  * issuance trusts it), else from the database. A token verified before skips its signature check until its `exp`
  * (the keys are fixed for the process's life); its client's current audience is checked again every time, since an
- * administrator may change it. The revocation list is read on every call: a revocation made on any replica is seen by
- * the next inspection, with no notification to wait for.
+ * administrator may change it. Revocation comes from `revocations`: a revocation made by this process counts at once,
+ * one made on another replica once its notification arrives.
  */
 export async function inspectAccessToken(
   context: TokenInspectionContext,
@@ -126,7 +129,7 @@ export async function inspectAccessToken(
     }
     context.verifiedTokens.set(token, claims);
   }
-  if (await isRevoked(db, claims.jti)) return { active: false, reason: 'revoked' };
+  if (await context.revocations.isRevoked(claims.jti)) return { active: false, reason: 'revoked' };
   if (client.status !== 'active') return { active: false, reason: 'client_disabled' };
   const scopes = typeof claims.scope === 'string' && claims.scope !== '' ? claims.scope.split(' ') : [];
   return { active: true, claims, client, scopes };
@@ -135,22 +138,6 @@ export async function inspectAccessToken(
 /** As jose checks `aud` against one expected audience: equal to it, or an array that contains it. */
 function audienceIncludes(aud: string | string[], expected: string): boolean {
   return typeof aud === 'string' ? aud === expected : aud.includes(expected);
-}
-
-/** Named, as the services' other hot pool statements: parsed and planned once per connection. */
-const REVOKED_STATEMENT = {
-  name: 'otherclient.revoked_tokens.exists/1',
-  text: 'SELECT 1 FROM otherclient.revoked_tokens WHERE jti = $1',
-};
-
-/**
- * Whether the token `jti` was revoked. Straight on the pool when there is one (always, in the service): Prisma's own
- * work for a `findUnique` took more CPU than PostgreSQL's primary-key lookup.
- */
-async function isRevoked(db: PrismaClient, jti: string): Promise<boolean> {
-  const pool = pgPoolOf(db);
-  if (!pool) return (await db.revokedToken.findUnique({ where: { jti }, select: { jti: true } })) !== null;
-  return (await pool.query({ ...REVOKED_STATEMENT, values: [jti] })).rowCount !== 0;
 }
 
 /** Revokes a token on behalf of `clientId` (RFC 7009): only the client it was issued to may revoke it. */
@@ -167,6 +154,7 @@ export async function revokeAccessToken(
     data: [{ jti: inspection.claims.jti, clientId, expiresAt: new Date(inspection.claims.exp * 1000) }],
     skipDuplicates: true,
   });
+  context.revocations.invalidate(inspection.claims.jti);
   return 'revoked';
 }
 

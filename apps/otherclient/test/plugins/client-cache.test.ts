@@ -9,7 +9,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { buildApp } from '../../src/app.js';
 import { loadOtherclientConfig } from '../../src/config.js';
 import { testEnv } from '../helpers.js';
-import { newClient, startApp, type TestApp, type TestClient } from '../routes/support.js';
+import { basicAuth, FORM, form, newClient, startApp, type TestApp, type TestClient } from '../routes/support.js';
 
 const started: TestApp[] = [];
 afterEach(async () => {
@@ -40,6 +40,37 @@ async function cached(testApp: TestApp, client: TestClient): Promise<void> {
     expect((await token(testApp, client)).statusCode).toBe(200);
     return testApp.app.clientCache.peek(client.clientId) !== undefined;
   });
+}
+
+/** A token of the client from `POST /oauth/token`, and its jti. */
+async function oauthToken(testApp: TestApp, client: TestClient): Promise<{ token: string; jti: string }> {
+  const response = await testApp.app.inject({
+    method: 'POST',
+    url: '/oauth/token',
+    headers: { ...FORM, authorization: basicAuth(client.clientId, client.clientSecret) },
+    payload: form({ grant_type: 'client_credentials' }),
+  });
+  expect(response.statusCode).toBe(200);
+  const token = String(response.json().access_token);
+  const claims = JSON.parse(Buffer.from(token.split('.')[1] ?? '', 'base64url').toString());
+  return { token, jti: String(claims.jti) };
+}
+
+/** Whether the client's own introspection calls `token` active. */
+async function introspectedActive(testApp: TestApp, client: TestClient, token: string): Promise<boolean> {
+  const response = await testApp.app.inject({
+    method: 'POST',
+    url: '/oauth/introspect',
+    headers: { ...FORM, authorization: basicAuth(client.clientId, client.clientSecret) },
+    payload: form({ token }),
+  });
+  expect(response.statusCode).toBe(200);
+  return response.json().active === true;
+}
+
+/** A revocation written outside the app, as another replica writes it. */
+function revokeElsewhere(db: PrismaClient, clientId: string, jti: string) {
+  return db.revokedToken.create({ data: { jti, clientId, expiresAt: new Date(Date.now() + 3_600_000) } });
 }
 
 describe('the client cache plugin', () => {
@@ -84,5 +115,50 @@ describe('the client cache plugin', () => {
     expect(testApp.app.clientCache.peek(second.clientId)).toBeDefined();
     await cached(testApp, third);
     expect(testApp.app.clientCache.size).toBe(2);
+  });
+
+  it('caches revocation answers: a revocation elsewhere counts once notified, one made here at once', async () => {
+    const testApp = await start();
+    const client = await newClient(testApp);
+    const [elsewhere, unnotified, here] = [
+      await oauthToken(testApp, client),
+      await oauthToken(testApp, client),
+      await oauthToken(testApp, client),
+    ];
+    for (const { token } of [elsewhere, unnotified, here]) {
+      expect(await introspectedActive(testApp, client, token)).toBe(true);
+    }
+    expect(testApp.app.revocations.size).toBe(3);
+
+    // Written with the triggers off (as no replica writes it): no notification, so the answer held is served.
+    await testApp.db.$transaction([
+      testApp.db.$executeRaw`SET LOCAL session_replication_role = replica`,
+      revokeElsewhere(testApp.db, client.clientId, unnotified.jti),
+    ]);
+    await revokeElsewhere(testApp.db, client.clientId, elsewhere.jti);
+    await until(async () => !(await introspectedActive(testApp, client, elsewhere.token)));
+    expect(await introspectedActive(testApp, client, unnotified.token)).toBe(true);
+
+    const revoked = await testApp.app.inject({
+      method: 'POST',
+      url: '/oauth/revoke',
+      headers: { ...FORM, authorization: basicAuth(client.clientId, client.clientSecret) },
+      payload: form({ token: here.token }),
+    });
+    expect(revoked.statusCode).toBe(200);
+    expect(await introspectedActive(testApp, client, here.token)).toBe(false);
+  });
+
+  it('CLIENT_CACHE_MAX_ENTRIES=0: reads every revocation from the database', async () => {
+    const testApp = await start({ CLIENT_CACHE_MAX_ENTRIES: '0' });
+    const client = await newClient(testApp);
+    const { token, jti } = await oauthToken(testApp, client);
+    expect(await introspectedActive(testApp, client, token)).toBe(true);
+    await testApp.db.$transaction([
+      testApp.db.$executeRaw`SET LOCAL session_replication_role = replica`,
+      revokeElsewhere(testApp.db, client.clientId, jti),
+    ]);
+    expect(await introspectedActive(testApp, client, token)).toBe(false);
+    expect(testApp.app.revocations.size).toBe(0);
   });
 });

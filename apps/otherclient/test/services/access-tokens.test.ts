@@ -1,4 +1,5 @@
 import type { ApiClient } from '@mxp/db';
+import { NotifiedCache, startChangeFeed } from '@mxp/db/change-feed';
 import {
   generateSigningKey,
   importKeySet,
@@ -8,6 +9,7 @@ import {
   VerifiedTokenCache,
 } from '@mxp/jwt-core';
 import { issuerOf } from '@mxp/service-kit';
+import { until } from '@mxp/testing/faults';
 import { createLocalJWKSet, decodeProtectedHeader, jwtVerify } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
@@ -22,6 +24,7 @@ import {
 } from '../../src/services/access-tokens.js';
 import { ClientCache } from '../../src/services/client-cache.js';
 import { setClientStatus } from '../../src/services/clients.js';
+import { type Revocation, RevocationCache } from '../../src/services/revocation-cache.js';
 import { b64json, newClient, servedJwks, startApp, type TestApp } from '../routes/support.js';
 
 let testApp: TestApp;
@@ -49,7 +52,15 @@ const keys = () => testApp.app.signingKeys;
 /** A context that caches nothing: every call verifies the signature and reads the client from the database. */
 function uncached(keySet: KeySet = keys()): TokenInspectionContext {
   const db = testApp.db;
-  return { db, keySet, settings, clients: new ClientCache(db), verifiedTokens: new VerifiedTokenCache(0) };
+  const clients = new ClientCache(db);
+  return {
+    db,
+    keySet,
+    settings,
+    clients,
+    verifiedTokens: new VerifiedTokenCache(0),
+    revocations: new RevocationCache(db),
+  };
 }
 
 const inspect = (token: string, now?: Date) => inspectAccessToken(uncached(), token, now);
@@ -243,6 +254,31 @@ describe('inspectAccessToken with verified tokens remembered', () => {
 });
 
 describe('revokeAccessToken', () => {
+  it('counts at once in this process when revocation answers are cached, without waiting for a notification', async () => {
+    // A current feed that listens on no revocation channel: only the revoking process's own invalidation can count.
+    const feed = startChangeFeed({
+      connectionString: testApp.config.DATABASE_URL,
+      channels: ['mxp_test_deaf'],
+      heartbeatMs: 100,
+      onNotification: () => {},
+    });
+    try {
+      await until(() => feed.isCurrent());
+      const revocations = new RevocationCache(
+        testApp.db,
+        new NotifiedCache<Revocation>(feed, { maxEntries: 10, maxAgeMs: 60_000 }),
+      );
+      const context = { ...uncached(), revocations };
+      const issued = await issueAccessToken(keys(), client, [], settings);
+      expect((await inspectAccessToken(context, issued.token)).active).toBe(true);
+      expect(revocations.size).toBe(1);
+      expect(await revokeAccessToken(context, issued.token, client.id)).toBe('revoked');
+      expect(await inspectAccessToken(context, issued.token)).toEqual({ active: false, reason: 'revoked' });
+    } finally {
+      await feed.close();
+    }
+  });
+
   it('revokes a token for its own client only, once, until its expiry', async () => {
     const issued = await issueAccessToken(keys(), client, [], settings);
     expect(await revokeAccessToken(uncached(), issued.token, otherClient.id)).toBe('not_owner');

@@ -48,6 +48,7 @@ export const oauthRoutes: FastifyPluginAsyncTypebox<OAuthRoutesOptions> = async 
     settings,
     clients: app.clientCache,
     verifiedTokens: app.verifiedTokens,
+    revocations: app.revocations,
   };
 
   // Errors of these endpoints take the RFC 6749 §5.2 shape, never the API envelope.

@@ -31,6 +31,7 @@ export const tokenRoutes: FastifyPluginAsyncTypebox<TokenRoutesOptions> = async 
     settings,
     clients: app.clientCache,
     verifiedTokens: app.verifiedTokens,
+    revocations: app.revocations,
   };
   app.post(
     '/token',
