@@ -1,5 +1,5 @@
 import { Prisma, type PrismaClient } from './generated/prisma/client.js';
-import { pgPoolOf } from './index.js';
+import { queryNamed } from './index.js';
 
 // Brute-force backoff shared by both services: one implementation, one table per service schema.
 
@@ -81,17 +81,13 @@ export async function reserveAttempt(
   now: Date = new Date(),
 ): Promise<BackoffGate> {
   const upsert = reservationStatement(table, Prisma.sql`${storedBackoffKey(key)}`, policy, now);
-  // Every sign-in makes this write: straight on the pool when there is one, as the services' other hot statements,
-  // since Prisma's own work per query is CPU taken from the password hashes that share the machine. A named
-  // (protocol-level) prepared statement, parsed and planned once per connection: its text depends on the table alone
-  // (every other part is a parameter), hence one name per table. Through PgBouncer this needs transaction pooling
-  // with `max_prepared_statements` > 0 (1.21+), as the services' other named statements do.
-  const pool = pgPoolOf(db);
-  const rows = pool
-    ? (await pool.query<ReservationRow>({ name: RESERVE_STATEMENTS[table], text: upsert.text, values: upsert.values }))
-        .rows
-    : await db.$queryRaw<ReservationRow[]>(upsert);
-  const row = rows[0];
+  // Every sign-in makes this write, and Prisma's own work per query is CPU taken from the password hashes that share
+  // the machine. Its text depends on the table alone (every other part is a parameter), hence one name per table.
+  const [row] = await queryNamed<ReservationRow>(db, {
+    name: RESERVE_STATEMENTS[table],
+    text: upsert.text,
+    values: upsert.values,
+  });
   if (!row) throw new Error('the backoff upsert returned no row');
   return gateOfReservation(row, policy, now);
 }

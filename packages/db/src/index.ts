@@ -84,3 +84,28 @@ const pools = new WeakMap<PrismaClient, pg.Pool>();
 export function pgPoolOf(client: PrismaClient): pg.Pool | undefined {
   return pools.get(client);
 }
+
+/** A hot statement under a name of its own (see {@link queryNamed}). */
+export interface NamedStatement {
+  /**
+   * Unique per text. Version it with the result shape (`…/1`): a name reused for a changed statement fails on
+   * connections that prepared the old one ("cached plan must not change result type") until they close.
+   */
+  name: string;
+  /** SQL with `$1`-style parameters. */
+  text: string;
+  values: readonly unknown[];
+}
+
+/**
+ * Runs a hot statement as a named (protocol-level) prepared statement straight on the pool when the client has one
+ * ({@link pgPoolOf}: always, in the services): each connection parses and plans it once, and Prisma's own work per
+ * query (tens of microseconds of CPU) is skipped. Any other client runs the same text and values through Prisma.
+ * Through PgBouncer this needs transaction pooling with `max_prepared_statements` > 0 (1.21+).
+ */
+export async function queryNamed<Row>(db: PrismaClient, statement: NamedStatement): Promise<Row[]> {
+  const pool = pgPoolOf(db);
+  if (pool === undefined) return db.$queryRawUnsafe<Row[]>(statement.text, ...statement.values);
+  const { name, text, values } = statement;
+  return (await pool.query<Row & pg.QueryResultRow>({ name, text, values: values as unknown[] })).rows;
+}

@@ -1,4 +1,4 @@
-import { Prisma, type PrismaClient, pgPoolOf, type User } from '@mxp/db';
+import { Prisma, type PrismaClient, queryNamed, type User } from '@mxp/db';
 import {
   type BackoffGate,
   type BackoffPolicy,
@@ -61,16 +61,11 @@ export async function reserveSignInByIdentifier(
       FROM reservation LEFT JOIN found ON TRUE`;
   // `found`'s columns are all null when no user matched.
   type Row = ReservationRow & (UserRow | { [column in keyof UserRow]: null });
-  const pool = pgPoolOf(db);
-  const [row] = pool
-    ? (
-        await pool.query<Row>({
-          name: RESERVE_BY_IDENTIFIER_STATEMENT,
-          text: statement.text,
-          values: statement.values,
-        })
-      ).rows
-    : await db.$queryRaw<Row[]>(statement);
+  const [row] = await queryNamed<Row>(db, {
+    name: RESERVE_BY_IDENTIFIER_STATEMENT,
+    text: statement.text,
+    values: statement.values,
+  });
   if (!row) throw new Error('the backoff reservation returned no row');
   const user = row.id === null ? null : userOfRow(row);
   return { user, key: backoffKeyOf(identifier, user), gate: gateOfReservation(row, policy, now) };

@@ -1,4 +1,4 @@
-import { type PrismaClient, pgPoolOf, uuidV7 } from '@mxp/db';
+import { type PrismaClient, queryNamed, uuidV7 } from '@mxp/db';
 import { type RequestOrigin, recordLog } from './audit.js';
 import { revokeSessions } from './sessions.js';
 import { generateRefreshToken, hashRefreshToken } from './tokens.js';
@@ -41,12 +41,8 @@ type RefreshRow =
 const REFRESH_SQL = 'SELECT * FROM auth.refresh_session($1, $2::timestamptz, $3, $4, $5, $6::timestamptz, $7, $8)';
 
 /**
- * A named (protocol-level) prepared statement: each pooled connection parses and plans the call once, then only
- * binds and executes it, which saves PostgreSQL's parsing and planning of every refresh. It works through PgBouncer
- * in transaction mode from 1.21 on (`max_prepared_statements` > 0), which tracks protocol-level prepared statements;
- * older transaction-pooling proxies do not support them. The version suffix is the function's result shape: a
- * migration that changes its OUT columns (DROP and CREATE) must come with a new name, or the statements prepared on
- * live connections fail ("cached plan must not change result type") until they are closed.
+ * Named (`queryNamed`): each pooled connection parses and plans the call once. The version suffix is the function's
+ * result shape: a migration that changes its OUT columns (DROP and CREATE) must come with a new name.
  */
 const REFRESH_STATEMENT = 'auth.refresh_session/1';
 
@@ -86,12 +82,8 @@ export async function refreshSession(
     origin.ip,
     origin.userAgent?.slice(0, USER_AGENT_MAX) ?? null,
   ];
-  // Straight on the pool when there is one (always, in the service): Prisma's own work for a raw query costs ~80 us
-  // of CPU, a quarter of what the whole request costs the process.
-  const pool = pgPoolOf(db);
-  const [row] = pool
-    ? (await pool.query<RefreshRow>({ name: REFRESH_STATEMENT, text: REFRESH_SQL, values })).rows
-    : await db.$queryRawUnsafe<RefreshRow[]>(REFRESH_SQL, ...values);
+  // Prisma's own work for a raw query costs ~80 us of CPU, a quarter of what the whole request costs the process.
+  const [row] = await queryNamed<RefreshRow>(db, { name: REFRESH_STATEMENT, text: REFRESH_SQL, values });
   if (!row) throw new Error('auth.refresh_session returned no row');
   switch (row.outcome) {
     case 'refreshed':

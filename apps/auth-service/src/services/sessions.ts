@@ -1,4 +1,4 @@
-import { type Application, type Prisma, type PrismaClient, pgPoolOf, type Session, uuidV7 } from '@mxp/db';
+import { type Application, type Prisma, type PrismaClient, queryNamed, type Session, uuidV7 } from '@mxp/db';
 import { storedBackoffKey } from '@mxp/db/backoff';
 import type { AttemptRecord, RequestOrigin } from './audit.js';
 import { generateRefreshToken, hashRefreshToken } from './tokens.js';
@@ -32,10 +32,7 @@ const OPEN_SESSION_SQL =
   'SELECT outcome FROM auth.open_session($1, $2::timestamptz, $3, $4, $5::jsonb, $6, $7, $8::timestamptz, ' +
   '$9::timestamptz, $10::timestamptz, $11, $12, $13, $14, $15, $16, $17::auth."AttemptMethod", ' +
   '$18::auth."AttemptSource", $19, $20, $21::jsonb, $22::timestamptz, $23, $24::timestamptz, $25)';
-/**
- * Named, so each pooled connection parses and plans this 25-parameter call once (see `REFRESH_STATEMENT` in
- * refresh.ts for the proxies that support it and when the name must change).
- */
+/** Named (`queryNamed`), so each pooled connection parses and plans this 25-parameter call once. */
 const OPEN_SESSION_STATEMENT = 'auth.open_session/1';
 
 /** As `recordAttempt` and `recordLog` (audit.ts) store them. */
@@ -105,18 +102,12 @@ export async function openSession(
     recordedAt,
     input.backoffKey === undefined ? null : storedBackoffKey(input.backoffKey),
   ];
-  // Straight on the pool when there is one (always, in the service), as `refreshSession` does: Prisma's own work per
-  // query is CPU taken from argon2 on a machine whose logins are bound by it.
-  const pool = pgPoolOf(db);
-  const [row] = pool
-    ? (
-        await pool.query<{ outcome: 'opened' | 'refused' }>({
-          name: OPEN_SESSION_STATEMENT,
-          text: OPEN_SESSION_SQL,
-          values,
-        })
-      ).rows
-    : await db.$queryRawUnsafe<{ outcome: 'opened' | 'refused' }[]>(OPEN_SESSION_SQL, ...values);
+  // Prisma's own work per query is CPU taken from argon2 on a machine whose logins are bound by it.
+  const [row] = await queryNamed<{ outcome: 'opened' | 'refused' }>(db, {
+    name: OPEN_SESSION_STATEMENT,
+    text: OPEN_SESSION_SQL,
+    values,
+  });
   if (!row) throw new Error('auth.open_session returned no row');
   if (row.outcome !== 'opened') throw new SessionRefused();
   return { session, refreshToken };

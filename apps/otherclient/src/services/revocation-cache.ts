@@ -1,4 +1,4 @@
-import { type PrismaClient, pgPoolOf } from '@mxp/db';
+import { type PrismaClient, queryNamed } from '@mxp/db';
 import type { NotifiedCache } from '@mxp/db/change-feed';
 
 /** PostgreSQL channel on which each revoked token's `jti` is notified (migration 20261121183000). */
@@ -12,7 +12,6 @@ export interface Revocation {
 const REVOKED: Revocation = Object.freeze({ revoked: true });
 const NOT_REVOKED: Revocation = Object.freeze({ revoked: false });
 
-/** Named, as the services' other hot pool statements: parsed and planned once per connection. */
 const REVOKED_STATEMENT = {
   name: 'otherclient.revoked_tokens.exists/1',
   text: 'SELECT 1 FROM otherclient.revoked_tokens WHERE jti = $1',
@@ -56,12 +55,7 @@ export class RevocationCache {
   }
 }
 
-/**
- * The revocation list, read now. Straight on the pool when there is one (always, in the service): Prisma's own work
- * for a `findUnique` took more CPU than PostgreSQL's primary-key lookup.
- */
+/** The revocation list, read now: Prisma's own work for a `findUnique` took more CPU than the primary-key lookup. */
 async function readRevoked(db: PrismaClient, jti: string): Promise<boolean> {
-  const pool = pgPoolOf(db);
-  if (!pool) return (await db.revokedToken.findUnique({ where: { jti }, select: { jti: true } })) !== null;
-  return (await pool.query({ ...REVOKED_STATEMENT, values: [jti] })).rowCount !== 0;
+  return (await queryNamed(db, { ...REVOKED_STATEMENT, values: [jti] })).length !== 0;
 }

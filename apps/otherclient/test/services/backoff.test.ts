@@ -193,11 +193,12 @@ describe('brute-force backoff with the client cache', () => {
   async function work(run: () => Promise<unknown>): Promise<{ reads: number; writes: number }> {
     const read = vi.spyOn(cache, 'read');
     let writes = 0;
-    // Every backoff statement is raw SQL on the client authentication is given (reads go through the cache's own).
+    // Every backoff statement is raw SQL on the client authentication is given (reads go through the cache's own);
+    // the proxy has no pool of its own (pgPoolOf), so they go through Prisma's raw queries.
     backoffDb = new Proxy(db, {
       get(target, property) {
         const value = Reflect.get(target, property);
-        if (property !== '$queryRaw' && property !== '$executeRaw') return value;
+        if (property !== '$queryRaw' && property !== '$queryRawUnsafe' && property !== '$executeRaw') return value;
         return (...args: unknown[]) => {
           writes++;
           return (value as (...args: unknown[]) => unknown).apply(target, args);
