@@ -1,6 +1,13 @@
 import net from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createPrismaClient, isDatabaseUnavailableError, Prisma, pgPoolOf, UserStatus } from '../src/index.js';
+import {
+  createPrismaClient,
+  isDatabaseUnavailableError,
+  Prisma,
+  pgPoolOf,
+  queryNamed,
+  UserStatus,
+} from '../src/index.js';
 import { createTestDatabase, type TestDatabase } from '../src/testing.js';
 import { adminQuery, closedPort } from './helpers.js';
 
@@ -148,6 +155,49 @@ describe('createPrismaClient', () => {
     // Ended by $disconnect although Prisma itself never connected.
     await prisma.$disconnect();
     expect(pool?.ended).toBe(true);
+  });
+});
+
+describe('queryNamed', () => {
+  let db: TestDatabase;
+  beforeAll(async () => {
+    db = await createTestDatabase();
+  });
+  afterAll(async () => {
+    await db?.drop();
+  });
+
+  const statement = {
+    name: 'mxp.query_named_test/1',
+    text: "SELECT $1::int + 1 AS next, $2::timestamptz AS at, 'x' AS label",
+    values: [41, new Date('2030-01-02T03:04:05.678Z')],
+  };
+  const expected = [{ next: 42, at: new Date('2030-01-02T03:04:05.678Z'), label: 'x' }];
+
+  it("prepares the statement under its name on the client's pool, once per connection", async () => {
+    const prisma = createPrismaClient(db.url, { poolMax: 1 });
+    try {
+      expect(await queryNamed(prisma, statement)).toEqual(expected);
+      expect(await queryNamed(prisma, { ...statement, values: [1, statement.values[1]] })).toEqual([
+        { ...expected[0], next: 2 },
+      ]);
+      const pool = pgPoolOf(prisma) as NonNullable<ReturnType<typeof pgPoolOf>>;
+      const { rows } = await pool.query('SELECT name FROM pg_prepared_statements WHERE from_sql = false');
+      expect(rows).toEqual([{ name: statement.name }]);
+    } finally {
+      await prisma.$disconnect();
+    }
+  });
+
+  it('runs the same text and values through Prisma on a client without a pool', async () => {
+    const prisma = createPrismaClient(db.url);
+    try {
+      const extended = prisma.$extends({}) as unknown as typeof prisma;
+      expect(pgPoolOf(extended)).toBeUndefined();
+      expect(await queryNamed(extended, statement)).toEqual(expected);
+    } finally {
+      await prisma.$disconnect();
+    }
   });
 });
 
