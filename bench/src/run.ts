@@ -50,7 +50,8 @@ const NOTES = [
     "service's key exactly as the service signs them; refresh spends each seeded refresh token once (5,000 per second of load: 60,000 by default).",
   `oauth-introspect rotates over ${INTROSPECTED_TOKENS.toLocaleString('en-US')} tokens the client got from POST ` +
     '/oauth/token, each introspected once before measuring (a resource server sees the same live tokens again and ' +
-    'again; otherclient remembers verified signatures until exp, and reads revocation on every call); ' +
+    'again; otherclient remembers verified signatures until exp, and whether each token was revoked, kept exact by ' +
+    'PostgreSQL notifications); ' +
     'peer-introspect repeats one opaque token (an in-memory lookup either way).',
   `validate-under-login: login at ${SATURATING_LOGIN_CONNECTIONS} connections (autocannon) beside validate at a ` +
     `steady ${VALIDATE_RATE}/s, evenly spaced and open loop (not autocannon's overallRate, which sends each ` +

@@ -96,8 +96,17 @@ export async function buildApp(config: OtherclientConfig, overrides: Partial<Fas
   await app.register(tokenMetricsPlugin);
 
   const issuer = issuerOf(config);
+  const settings = { issuer, defaultAudience: config.TOKEN_DEFAULT_AUDIENCE };
   const tokenOptions = {
-    settings: { issuer, defaultAudience: config.TOKEN_DEFAULT_AUDIENCE },
+    settings,
+    tokenInspection: {
+      db: app.db,
+      keySet: app.signingKeys,
+      settings,
+      clients: app.clientCache,
+      verifiedTokens: app.verifiedTokens,
+      revocations: app.revocations,
+    },
     pepper: config.CLIENT_SECRET_PEPPER,
     credentialsPerMinute: config.RATE_LIMIT_CREDENTIALS_PER_MINUTE,
     backoff: backoffPolicy(config),

@@ -41,7 +41,8 @@ export const OtherclientConfigSchema = Type.Object({
     maximum: 2_000_000,
     default: 50_000,
     description:
-      'Access tokens whose signature introspection and token info verified, remembered until their exp; 0 verifies every time',
+      'Access tokens whose signature introspection and token info verified, remembered until their exp, and tokens whose ' +
+      'revocation state is cached (with the client cache); 0 verifies and reads every time',
   }),
   TOKEN_AUDIT_BUFFER_MAX_ROWS: Type.Integer({
     minimum: 1_000,

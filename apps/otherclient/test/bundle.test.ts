@@ -45,7 +45,7 @@ describe('otherclient bundled for production', () => {
     expect(oauth.status, JSON.stringify(oauth.body)).toBe(200);
     const token = String(oauth.body.access_token);
     expect((await post('/oauth/introspect', `token=${token}`, form)).body).toMatchObject({ active: true });
-    // Revocation writes through Prisma (its query compiler is WebAssembly, bundled as base64).
+    // RevocationState writes through Prisma (its query compiler is WebAssembly, bundled as base64).
     expect((await post('/oauth/revoke', `token=${token}`, form)).status).toBe(200);
     expect((await post('/oauth/introspect', `token=${token}`, form)).body).toEqual({ active: false });
 

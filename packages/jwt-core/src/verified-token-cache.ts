@@ -11,8 +11,7 @@ import { hash } from 'node:crypto';
  */
 export class VerifiedTokenCache<Claims extends { exp: number }> {
   readonly #maxEntries: number;
-  // A Map iterates in insertion order, which makes it a FIFO without a library; tokens are short-lived, so the
-  // oldest entry is the one nearest its expiry.
+  // A Map iterates in insertion order, which makes it a FIFO without a library: the entry verified first goes first.
   readonly #entries = new Map<string, Claims>();
 
   /** `maxEntries` 0 keeps nothing: every token is verified every time. */
@@ -46,7 +45,8 @@ export class VerifiedTokenCache<Claims extends { exp: number }> {
     if (this.#maxEntries === 0) return;
     const key = keyOf(token);
     this.#entries.delete(key);
-    this.#entries.set(key, claims);
+    // Every hit hands out this object: frozen, so no caller can change what the next one is answered.
+    this.#entries.set(key, Object.freeze(claims));
     if (this.#entries.size > this.#maxEntries) {
       const oldest = this.#entries.keys().next();
       if (!oldest.done) this.#entries.delete(oldest.value);

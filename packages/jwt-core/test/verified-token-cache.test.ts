@@ -64,6 +64,16 @@ describe('VerifiedTokenCache', () => {
     expect(kept.calls.count).toBe(0);
   });
 
+  it('hands out the claims frozen: a caller cannot change what the next hit answers', async () => {
+    const cache = new VerifiedTokenCache<Claims>(10);
+    const first = await cache.verify('t', at(0), verifier(claims('s1')).verify);
+    expect(Object.isFrozen(first)).toBe(true);
+    expect(() => {
+      (first as { sessionId: string }).sessionId = 'other';
+    }).toThrow(TypeError);
+    expect(cache.get('t', at(0))).toEqual(claims('s1'));
+  });
+
   it('with 0 entries verifies every time', async () => {
     const cache = new VerifiedTokenCache<Claims>(0);
     const { calls, verify } = verifier(claims('s1'));

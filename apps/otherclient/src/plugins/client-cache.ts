@@ -3,7 +3,7 @@ import { NotifiedCache } from '@mxp/db/change-feed';
 import { startAppChangeFeed } from '@mxp/service-kit';
 import fp from 'fastify-plugin';
 import { BACKOFF_CHANGES_CHANNEL, CLIENT_CHANGES_CHANNEL, ClientCache } from '../services/client-cache.js';
-import { REVOCATION_CHANNEL, type Revocation, RevocationCache } from '../services/revocation-cache.js';
+import { REVOCATION_CHANNEL, type RevocationState, RevocationCache } from '../services/revocation-cache.js';
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -56,7 +56,7 @@ export const clientCachePlugin = fp<ClientCachePluginOptions>(
     );
     revocations = new RevocationCache(
       app.db,
-      new NotifiedCache<Revocation>(feed, { maxEntries: options.revocationMaxEntries, maxAgeMs: MAX_AGE_MS }),
+      new NotifiedCache<RevocationState>(feed, { maxEntries: options.revocationMaxEntries, maxAgeMs: MAX_AGE_MS }),
     );
     app.decorate('clientCache', clientCache);
     app.decorate('revocations', revocations);

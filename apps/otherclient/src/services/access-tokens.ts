@@ -87,7 +87,8 @@ export interface TokenInspectionContext {
  * issuance trusts it), else from the database. A token verified before skips its signature check until its `exp`
  * (the keys are fixed for the process's life); its client's current audience is checked again every time, since an
  * administrator may change it. Revocation comes from `revocations`: a revocation made by this process counts at once,
- * one made on another replica once its notification arrives.
+ * one made on another replica once its notification arrives (milliseconds; at most the change feed's staleness bound,
+ * 3 s).
  */
 export async function inspectAccessToken(
   context: TokenInspectionContext,

@@ -5,12 +5,12 @@ import type { NotifiedCache } from '@mxp/db/change-feed';
 export const REVOCATION_CHANNEL = 'mxp_otherclient_revocations';
 
 /** What the cache holds of a `jti`. */
-export interface Revocation {
+export interface RevocationState {
   revoked: boolean;
 }
 
-const REVOKED: Revocation = Object.freeze({ revoked: true });
-const NOT_REVOKED: Revocation = Object.freeze({ revoked: false });
+const REVOKED: RevocationState = Object.freeze({ revoked: true });
+const NOT_REVOKED: RevocationState = Object.freeze({ revoked: false });
 
 const REVOKED_STATEMENT = {
   name: 'otherclient.revoked_tokens.exists/1',
@@ -21,14 +21,15 @@ const REVOKED_STATEMENT = {
  * Whether access tokens were revoked (RFC 7009), by `jti`. Introspection asks for every token it is shown, so the
  * answers (revoked or not) are cached while the change feed vouches for them, as clients are: a revocation made on
  * any replica drops its `jti` here when its notification arrives (milliseconds), one made by this process at once
- * ({@link invalidate} after its commit), and while the feed is down or late every call reads the database.
+ * ({@link invalidate} after its commit), and once the feed is down or late (its staleness bound, 3 s, at most) every
+ * call reads the database.
  */
 export class RevocationCache {
   readonly #db: PrismaClient;
-  readonly #cache: NotifiedCache<Revocation> | undefined;
+  readonly #cache: NotifiedCache<RevocationState> | undefined;
 
   /** Without `cache` (no change feed: CLIENT_CACHE_MAX_ENTRIES=0) every call reads the database. */
-  constructor(db: PrismaClient, cache?: NotifiedCache<Revocation>) {
+  constructor(db: PrismaClient, cache?: NotifiedCache<RevocationState>) {
     this.#db = db;
     this.#cache = cache;
   }
@@ -36,6 +37,7 @@ export class RevocationCache {
   /** Whether the token `jti` was revoked, as of the last notification, or as the database says now. */
   async isRevoked(jti: string): Promise<boolean> {
     if (this.#cache === undefined) return readRevoked(this.#db, jti);
+    // Synchronous first: a hit awaits no load.
     const held = this.#cache.get(jti);
     if (held !== undefined) return held.revoked;
     const loaded = await this.#cache.getOrLoad(jti, async () =>

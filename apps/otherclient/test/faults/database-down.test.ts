@@ -1,7 +1,8 @@
 // The database goes away mid-run (connections reset, the server shutting down, backends terminated, the network
 // dropping): every endpoint answers 503 in its own error shape within a bounded time, never 500; the app stays up
 // and recovers by itself once the database is back; no token is handed out without its audit row (written once the
-// database is back, when it was away). A cached client may get tokens for as long as the client cache is trusted.
+// database is back, when it was away). A cached client may get tokens, and a token seen before be introspected from
+// memory, for as long as the caches are trusted.
 import type { InjectOptions, LightMyRequestResponse } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createClient } from '../../src/services/clients.js';

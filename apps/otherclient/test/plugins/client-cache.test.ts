@@ -120,6 +120,8 @@ describe('the client cache plugin', () => {
   it('caches revocation answers: a revocation elsewhere counts once notified, one made here at once', async () => {
     const testApp = await start();
     const client = await newClient(testApp);
+    // Cached only once the feed vouches for the cache (as the client then is).
+    await cached(testApp, client);
     const [elsewhere, unnotified, here] = [
       await oauthToken(testApp, client),
       await oauthToken(testApp, client),

@@ -24,7 +24,7 @@ import {
 } from '../../src/services/access-tokens.js';
 import { ClientCache } from '../../src/services/client-cache.js';
 import { setClientStatus } from '../../src/services/clients.js';
-import { type Revocation, RevocationCache } from '../../src/services/revocation-cache.js';
+import { type RevocationState, RevocationCache } from '../../src/services/revocation-cache.js';
 import { b64json, newClient, servedJwks, startApp, type TestApp } from '../routes/support.js';
 
 let testApp: TestApp;
@@ -266,7 +266,7 @@ describe('revokeAccessToken', () => {
       await until(() => feed.isCurrent());
       const revocations = new RevocationCache(
         testApp.db,
-        new NotifiedCache<Revocation>(feed, { maxEntries: 10, maxAgeMs: 60_000 }),
+        new NotifiedCache<RevocationState>(feed, { maxEntries: 10, maxAgeMs: 60_000 }),
       );
       const context = { ...uncached(), revocations };
       const issued = await issueAccessToken(keys(), client, [], settings);

@@ -24,6 +24,8 @@ import { OAuthError } from './oauth-error.js';
 
 export interface OAuthRoutesOptions {
   settings: AccessTokenSettings;
+  /** What introspection and token info read (the app's database, keys and caches). */
+  tokenInspection: TokenInspectionContext;
   pepper: string;
   credentialsPerMinute: number;
   /** Brute-force backoff per client id (`BACKOFF_*`), shared with `POST /api/auth/token`. */
@@ -39,17 +41,9 @@ const FORM = 'application/x-www-form-urlencoded';
 /** OAuth 2.0 for standard clients: client credentials grant, introspection and revocation. */
 export const oauthRoutes: FastifyPluginAsyncTypebox<OAuthRoutesOptions> = async (
   app,
-  { settings, pepper, backoff, ...limits },
+  { settings, tokenInspection, pepper, backoff, ...limits },
 ) => {
   await app.register(formBody);
-  const tokens: TokenInspectionContext = {
-    db: app.db,
-    keySet: app.signingKeys,
-    settings,
-    clients: app.clientCache,
-    verifiedTokens: app.verifiedTokens,
-    revocations: app.revocations,
-  };
 
   // Errors of these endpoints take the RFC 6749 §5.2 shape, never the API envelope.
   app.setErrorHandler((error: FastifyError, request, reply) => {
@@ -189,7 +183,7 @@ export const oauthRoutes: FastifyPluginAsyncTypebox<OAuthRoutesOptions> = async 
     },
     async (request, reply) => {
       const { client } = await authenticate(request, request.body, 'introspection');
-      const inspection = await inspectAccessToken(tokens, request.body.token);
+      const inspection = await inspectAccessToken(tokenInspection, request.body.token);
       reply.headers(NO_STORE);
       // A client learns about its own tokens; only resource servers (INTROSPECT_ANY_SCOPE) about everyone's.
       const mayKnow =
@@ -225,7 +219,7 @@ export const oauthRoutes: FastifyPluginAsyncTypebox<OAuthRoutesOptions> = async 
     },
     async (request, reply) => {
       const { client } = await authenticate(request, request.body, 'revocation');
-      const outcome = await revokeAccessToken(tokens, request.body.token, client.id);
+      const outcome = await revokeAccessToken(tokenInspection, request.body.token, client.id);
       if (outcome === 'not_owner') {
         throw new OAuthError('unauthorized_client', 'The token was not issued to this client');
       }

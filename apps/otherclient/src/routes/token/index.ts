@@ -12,6 +12,8 @@ import { authenticateClientWithBackoff, type BackoffPolicy } from '../../service
 
 export interface TokenRoutesOptions {
   settings: AccessTokenSettings;
+  /** What introspection and token info read (the app's database, keys and caches). */
+  tokenInspection: TokenInspectionContext;
   pepper: string;
   credentialsPerMinute: number;
   /** Brute-force backoff per client id (`BACKOFF_*`). */
@@ -23,16 +25,8 @@ const NO_STORE = { 'cache-control': 'no-store', pragma: 'no-cache' };
 /** The OtherClient specification's API: `POST /token` and, for integrators checking a token, `GET /token/info`. */
 export const tokenRoutes: FastifyPluginAsyncTypebox<TokenRoutesOptions> = async (
   app,
-  { settings, pepper, backoff, ...limits },
+  { settings, tokenInspection, pepper, backoff, ...limits },
 ) => {
-  const tokens: TokenInspectionContext = {
-    db: app.db,
-    keySet: app.signingKeys,
-    settings,
-    clients: app.clientCache,
-    verifiedTokens: app.verifiedTokens,
-    revocations: app.revocations,
-  };
   app.post(
     '/token',
     {
@@ -117,7 +111,7 @@ export const tokenRoutes: FastifyPluginAsyncTypebox<TokenRoutesOptions> = async 
       if (token === undefined) {
         throw new HttpError('UNAUTHORIZED', { headers: { 'www-authenticate': 'Bearer' } });
       }
-      const inspection = await inspectAccessToken(tokens, token);
+      const inspection = await inspectAccessToken(tokenInspection, token);
       if (!inspection.active) {
         request.log.info({ reason: inspection.reason }, 'token refused');
         throw new HttpError('UNAUTHORIZED', { headers: { 'www-authenticate': 'Bearer error="invalid_token"' } });
