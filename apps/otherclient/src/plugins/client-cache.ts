@@ -3,7 +3,7 @@ import { NotifiedCache } from '@mxp/db/change-feed';
 import { startAppChangeFeed } from '@mxp/service-kit';
 import fp from 'fastify-plugin';
 import { BACKOFF_CHANGES_CHANNEL, CLIENT_CHANGES_CHANNEL, ClientCache } from '../services/client-cache.js';
-import { REVOCATION_CHANNEL, type RevocationState, RevocationCache } from '../services/revocation-cache.js';
+import { REVOCATION_CHANNEL, RevocationCache, type RevocationState } from '../services/revocation-cache.js';
 
 declare module 'fastify' {
   interface FastifyInstance {

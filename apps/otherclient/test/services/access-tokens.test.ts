@@ -24,7 +24,7 @@ import {
 } from '../../src/services/access-tokens.js';
 import { ClientCache } from '../../src/services/client-cache.js';
 import { setClientStatus } from '../../src/services/clients.js';
-import { type RevocationState, RevocationCache } from '../../src/services/revocation-cache.js';
+import { RevocationCache, type RevocationState } from '../../src/services/revocation-cache.js';
 import { b64json, newClient, servedJwks, startApp, type TestApp } from '../routes/support.js';
 
 let testApp: TestApp;
