@@ -1,7 +1,7 @@
 // The production build runs the service as one bundled file (dist/server.bundle.js, `pnpm start`, the image): whatever
 // a module finds beside itself at run time (the argon2 binary, Prisma's query compiler, the docs) must still be found.
 // This runs the SSO flow through a bundle of the sources, started with `start`'s flags, in production mode.
-import { type BundledService, startBundledService } from '@mxp/testing/bundled-service';
+import { type BundledService, queryCompilerOf, startBundledService } from '@mxp/testing/bundled-service';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { testEnv } from './helpers.js';
 import { createApplication, createUser, INVALID_CREDENTIALS, startApp, type TestApp } from './routes/support.js';
@@ -33,6 +33,10 @@ async function call(method: string, path: string, body?: unknown, token?: string
 }
 
 describe('auth-service bundled for production', () => {
+  it("loads Prisma's query compiler from its file beside the bundle, not from a base64 string in the bundle", () => {
+    expect(queryCompilerOf(service)).toEqual({ besideBundle: true, inlinedAsBase64: false });
+  });
+
   it('hashes on its low-priority threads: the argon2 binary loads beside the bundle', () => {
     expect(service.output()).toMatch(/"passwordHashing":\{"mode":"low-priority-workers"/);
   });

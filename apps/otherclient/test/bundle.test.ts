@@ -1,7 +1,7 @@
 // The production build runs the service as one bundled file (dist/server.bundle.js, `pnpm start`, the image): whatever
 // a module finds beside itself at run time (Prisma's query compiler, the docs) must still be found. This runs the
 // integrator's flow through a bundle of the sources, started with `start`'s flags, in production mode.
-import { type BundledService, startBundledService } from '@mxp/testing/bundled-service';
+import { type BundledService, queryCompilerOf, startBundledService } from '@mxp/testing/bundled-service';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { testEnv } from './helpers.js';
 import { newClient, startApp, type TestApp } from './routes/support.js';
@@ -28,6 +28,10 @@ async function post(path: string, body: string, headers: Record<string, string>)
 }
 
 describe('otherclient bundled for production', () => {
+  it("loads Prisma's query compiler from its file beside the bundle, not from a base64 string in the bundle", () => {
+    expect(queryCompilerOf(service)).toEqual({ besideBundle: true, inlinedAsBase64: false });
+  });
+
   it('issues, introspects and revokes tokens, answers errors in the envelope, and serves its keys and docs', async () => {
     const client = await newClient(testApp);
     const json = { 'content-type': 'application/json' };

@@ -1,17 +1,19 @@
 // A service as production runs it: its entry point bundled into one file (what `pnpm build` makes and the image
 // runs), started with its package's `start` flags and environment, in a child process of its own.
 import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdirSync } from 'node:fs';
-import { join } from 'node:path';
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { generateSigningKey } from '@mxp/jwt-core';
-import { bundleServer, startCommand } from '@mxp/service-kit/bundle';
+import { bundleServer, PRISMA_QUERY_COMPILER_FILE, startCommand } from '@mxp/service-kit/bundle';
 
 const REPO_ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 
 /** A running bundle: where it listens, what it printed, and how to stop it. */
 export interface BundledService {
   baseUrl: string;
+  /** The bundle's path (Prisma's query compiler is beside it). */
+  outfile: string;
   /** Everything it wrote to stdout and stderr so far. */
   output: () => string;
   /** SIGTERM, then its exit code (SIGKILL after 10 s). */
@@ -60,7 +62,18 @@ export async function startBundledService(
     child.stderr?.setEncoding('utf8').on('data', onData);
     void exited.then((code) => reject(new Error(`the bundle exited with ${code} before listening:\n${output}`)));
   });
-  return { baseUrl, output: () => output, stop: () => stopChild(child, exited) };
+  return { baseUrl, outfile, output: () => output, stop: () => stopChild(child, exited) };
+}
+
+/**
+ * Where the bundle's Prisma query compiler is: in its file beside the bundle, and/or inlined in the bundle as base64
+ * (a WebAssembly module starts with "\0asm" and version 1, "AGFzbQEAAAA" in base64).
+ */
+export function queryCompilerOf(service: BundledService): { besideBundle: boolean; inlinedAsBase64: boolean } {
+  return {
+    besideBundle: existsSync(join(dirname(service.outfile), PRISMA_QUERY_COMPILER_FILE)),
+    inlinedAsBase64: readFileSync(service.outfile, 'utf8').includes('AGFzbQEAAAA'),
+  };
 }
 
 async function stopChild(child: ChildProcess, exited: Promise<number | null>): Promise<number | null> {

@@ -2,8 +2,12 @@
 // package.json files one by one at start: auth-service answered its first 200 after 1.1-1.3 s here, the bundle after
 // 0.6-0.8 s, measured back to back. Build tooling only: nothing at run time imports this module.
 import { stat } from 'node:fs/promises';
+import { prismaQueryCompilerFile } from './prisma-wasm-file.js';
 
-/** What `bundleServer` builds: one entry point (a service's `dist/server.js`) into one file beside it. */
+/**
+ * What `bundleServer` builds: one entry point (a service's `dist/server.js`) into one file beside it, and Prisma's
+ * query compiler into `prisma-query-compiler.wasm` beside that (prisma-wasm-file.ts).
+ */
 export interface BundleServerOptions {
   /** The entry module: the compiled `server.js`, or `src/server.ts` with `conditions: ['@mxp/source']`. */
   entry: string;
@@ -39,6 +43,7 @@ export async function bundleServer(options: BundleServerOptions): Promise<{ outf
     // under api-token (cpuprofile). Without minification esbuild renames only identifiers that collide between
     // modules (TypeBox's internal helpers, mostly), none of them an error class, so error names in logs are unchanged.
     external: EXTERNAL,
+    plugins: [prismaQueryCompilerFile(options.outfile)],
     conditions: options.conditions ?? [],
     banner: { js: REQUIRE_BANNER },
     logLevel: 'silent',
