@@ -1,7 +1,7 @@
 // A service as production runs it: its entry point bundled into one file (what `pnpm build` makes and the image
 // runs), started with its package's `start` flags and environment, in a child process of its own.
 import { type ChildProcess, spawn } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { generateSigningKey } from '@mxp/jwt-core';
@@ -32,6 +32,8 @@ export async function startBundledService(
 ): Promise<BundledService> {
   const appDir = join(REPO_ROOT, 'apps', app);
   const outDir = join(appDir, '.cache', 'bundle-test');
+  // Emptied first, so that what the tests find beside the bundle (queryCompilerOf) is what this build wrote.
+  rmSync(outDir, { recursive: true, force: true });
   mkdirSync(outDir, { recursive: true });
   const { outfile } = await bundleServer({
     entry: join(appDir, 'src', 'server.ts'),

@@ -2,11 +2,11 @@
 // package.json files one by one at start: auth-service answered its first 200 after 1.1-1.3 s here, the bundle after
 // 0.6-0.8 s, measured back to back. Build tooling only: nothing at run time imports this module.
 import { stat } from 'node:fs/promises';
-import { prismaQueryCompilerFile } from './prisma-wasm-file.js';
+import { prismaQueryCompilerFile } from './prisma-query-compiler-file.js';
 
 /**
  * What `bundleServer` builds: one entry point (a service's `dist/server.js`) into one file beside it, and Prisma's
- * query compiler into `prisma-query-compiler.wasm` beside that (prisma-wasm-file.ts).
+ * query compiler into `prisma-query-compiler.wasm` beside that (prisma-query-compiler-file.ts).
  */
 export interface BundleServerOptions {
   /** The entry module: the compiled `server.js`, or `src/server.ts` with `conditions: ['@mxp/source']`. */

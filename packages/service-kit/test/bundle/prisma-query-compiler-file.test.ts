@@ -40,7 +40,7 @@ async function project(classSource: string): Promise<{ entry: string; outfile: s
   );
   const entry = join(dir, 'server.js');
   await writeFile(entry, "export { compilerWasm } from './generated/prisma/internal/class.js';\n");
-  await mkdir(join(dir, 'dist'));
+  // dist/ does not exist yet: the plugin writes the compiler before esbuild writes the bundle.
   return { entry, outfile: join(dir, 'dist', 'server.bundle.js') };
 }
 
