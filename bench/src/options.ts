@@ -3,6 +3,7 @@ import { fileURLToPath } from 'node:url';
 /** Every scenario and check, in the order they run; `BENCH_ONLY` picks among these names. */
 export const STEP_NAMES = [
   'floor',
+  'floor-signing',
   'peer-token',
   'peer-introspect',
   'api-token',
@@ -20,6 +21,7 @@ export type StepName = (typeof STEP_NAMES)[number];
 
 /** Scenarios as fast as the server answers: the ones a fraction of the floor means something for. */
 export const FAST_SCENARIOS: ReadonlySet<StepName> = new Set<StepName>([
+  'floor-signing',
   'peer-token',
   'peer-introspect',
   'api-token',

@@ -122,6 +122,8 @@ function targetsOf(result: ScenarioResult, rps: (name: StepName) => number | und
 }
 
 const PEER_OF: Partial<Record<StepName, StepName>> = {
+  // The ceiling of issuance against the peer: an issuance scenario cannot be more times the peer than this.
+  'floor-signing': 'peer-token',
   'api-token': 'peer-token',
   'oauth-token': 'peer-token',
   'oauth-introspect': 'peer-introspect',

@@ -19,12 +19,12 @@ import {
 } from './scenarios/common.js';
 import { otherclientScenarios } from './scenarios/otherclient.js';
 import { readinessScenario } from './scenarios/readiness.js';
-import { argon2Scenario, floorScenarios, peerScenarios } from './scenarios/references.js';
+import { argon2Scenario, floorScenarios, floorSigningScenario, peerScenarios } from './scenarios/references.js';
 
 const NOTES = [
   'req/s counts 2xx answers per second of the measured window; errors are socket errors, timeouts and non-2xx ' +
     "answers. Latencies are autocannon's (whole milliseconds, <1 meaning under one) except validate-under-login (see below).",
-  '× floor: each fast scenario (peer, token, introspection, validate, refresh) is compared with the floor measured ' +
+  '× floor: each fast scenario (floor-signing, peer, token, introspection, validate, refresh) is compared with the floor measured ' +
     'again just before it, with the same warm-up and window (its server left running for that): on a shared host the ' +
     'machine gives more or less CPU from one minute to the next, and floors measured minutes apart differed by a ' +
     "third. The floor row is the first measurement; latest.json keeps each scenario's `floorBeside`.",
@@ -32,6 +32,10 @@ const NOTES = [
     'a file, like the services), one route `POST /floor` whose body (the same ~90-byte JSON as `POST /api/auth/token`) ' +
     'goes through Fastify\'s default JSON parser, no schema, no plugin, no database, answering `{"status":"success"}`. ' +
     "Fastify's default request logging writes two lines per request; the services (service-kit) write one.",
+  'floor-signing: the floor plus one ES256 access token signed per request (@mxp/jwt-core signJwt, as otherclient ' +
+    'signs, with one libuv thread as otherclient runs), answering the token: the most an endpoint that signs each ' +
+    "token this way can do here, whatever else it does. Its × floor bounds the issuance scenarios' × floor, and its " +
+    '× peer bounds their × peer.',
   'peer: oidc-provider 8.8.1 (the last line that supports Node 20; 9.x wants Node 22), NODE_ENV=production, one ' +
     'client_secret_basic client with one scope, client_credentials, RFC 9068 JWT access tokens signed ES256 through a ' +
     'resource indicator (default resource), introspection on. Its default in-memory adapter stores everything in the ' +
@@ -92,6 +96,7 @@ async function main(): Promise<void> {
   const ctx: Context = { options, fixtures, measurements, log };
   try {
     await floorScenarios(ctx);
+    await floorSigningScenario(ctx);
     await peerScenarios(ctx);
     await otherclientScenarios(ctx);
     await authScenarios(ctx);

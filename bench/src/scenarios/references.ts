@@ -23,6 +23,17 @@ import {
   withServer,
 } from './common.js';
 
+/** `POST /floor` of the floor servers, with the body of `POST /api/auth/token` (two UUIDs). */
+function floorLoad(baseUrl: string): LoadSpec {
+  return {
+    url: `${baseUrl}/floor`,
+    method: 'POST',
+    headers: JSON_HEADERS,
+    body: tokenRequestBody(randomUUID(), randomUUID()),
+    connections: FAST_CONNECTIONS,
+  };
+}
+
 /**
  * Measures the floor, then leaves its server running as `ctx.floor` (stopped by the run), so that each fast scenario
  * measures the floor again just before itself: the ratios then compare two measurements minutes apart no more.
@@ -36,13 +47,7 @@ export async function floorScenarios(ctx: Context): Promise<void> {
     readyPath: '/health',
   };
   const server = await start(ctx, spec, false);
-  const load: LoadSpec = {
-    url: `${server.baseUrl}/floor`,
-    method: 'POST',
-    headers: JSON_HEADERS,
-    body: tokenRequestBody(randomUUID(), randomUUID()),
-    connections: FAST_CONNECTIONS,
-  };
+  const load = floorLoad(server.baseUrl);
   try {
     await probe('floor', load.url, { headers: JSON_HEADERS, body: load.body }, (body) => body.status === 'success');
     await measureOne(ctx, 'floor', server, load);
@@ -62,6 +67,27 @@ export async function floorScenarios(ctx: Context): Promise<void> {
     },
     stop: () => server.stop(),
   };
+}
+
+/**
+ * The floor plus one ES256 signature per request (servers/floor-signing.ts): how far below the floor signing alone
+ * puts a token endpoint here, so that the issuance scenarios can be read against it as well as against the floor.
+ */
+export async function floorSigningScenario(ctx: Context): Promise<void> {
+  if (!has(ctx, 'floor-signing')) return;
+  const spec = {
+    name: 'floor-signing',
+    script: join(paths.servers, 'floor-signing.js'),
+    env: { ...baseEnv(), NODE_ENV: 'production', UV_THREADPOOL_SIZE: '1' },
+    readyPath: '/health',
+  };
+  await withServer(ctx, spec, false, async (server) => {
+    const load = floorLoad(server.baseUrl);
+    await probe('floor-signing', load.url, { headers: JSON_HEADERS, body: load.body }, (body) =>
+      isEs256AccessToken(body.token),
+    );
+    await measureOne(ctx, 'floor-signing', server, load);
+  });
 }
 
 export async function peerScenarios(ctx: Context): Promise<void> {
