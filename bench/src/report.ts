@@ -12,7 +12,10 @@ export const REVOCATION_LIMIT_MS = 1000;
 /** CPU used by other processes above which a scenario's numbers are marked as disturbed. */
 export const DISTURBED_PERCENT = 10;
 
-/** The services' processes (the floor, the peer and the argon2 loop are references, with no targets of their own). */
+/**
+ * The services' processes (the floor, floor-signing, the peer and the argon2 loop are references, with no targets of
+ * their own).
+ */
 const SERVICE_PROCESSES = new Set(['otherclient', 'auth-service', 'auth-service-b']);
 
 /**
@@ -122,7 +125,7 @@ function targetsOf(result: ScenarioResult, rps: (name: StepName) => number | und
 }
 
 const PEER_OF: Partial<Record<StepName, StepName>> = {
-  // The ceiling of issuance against the peer: an issuance scenario cannot be more times the peer than this.
+  // About the ceiling of issuance against the peer (floor-signing logs two lines per request where otherclient logs one).
   'floor-signing': 'peer-token',
   'api-token': 'peer-token',
   'oauth-token': 'peer-token',

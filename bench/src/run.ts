@@ -33,9 +33,10 @@ const NOTES = [
     'goes through Fastify\'s default JSON parser, no schema, no plugin, no database, answering `{"status":"success"}`. ' +
     "Fastify's default request logging writes two lines per request; the services (service-kit) write one.",
   'floor-signing: the floor plus one ES256 access token signed per request (@mxp/jwt-core signJwt, as otherclient ' +
-    'signs, with one libuv thread as otherclient runs), answering the token: the most an endpoint that signs each ' +
-    "token this way can do here, whatever else it does. Its × floor bounds the issuance scenarios' × floor, and its " +
-    '× peer bounds their × peer.',
+    'signs, with one libuv thread as otherclient runs; otherwise the floor: its logger, two lines per request where ' +
+    "otherclient writes one, and plain node without the services' flags), answering the token: about the most an " +
+    'endpoint that signs each token this way can do here, whatever else it does. Its × floor and × peer are about ' +
+    "the most the issuance scenarios' can be.",
   'peer: oidc-provider 8.8.1 (the last line that supports Node 20; 9.x wants Node 22), NODE_ENV=production, one ' +
     'client_secret_basic client with one scope, client_credentials, RFC 9068 JWT access tokens signed ES256 through a ' +
     'resource indicator (default resource), introspection on. Its default in-memory adapter stores everything in the ' +

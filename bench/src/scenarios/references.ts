@@ -1,5 +1,5 @@
-// The references the services are compared with: the floor (bare Fastify), the peer (oidc-provider) and the raw
-// argon2 ceiling of login.
+// The references the services are compared with: the floor (bare Fastify), floor-signing (the floor plus one token
+// signature), the peer (oidc-provider) and the raw argon2 ceiling of login.
 import { randomUUID } from 'node:crypto';
 import { join } from 'node:path';
 import { watchCpu } from '../cpu.js';

@@ -1,6 +1,7 @@
 // The floor plus the one thing no token endpoint can skip: signing the token. What an issuance scenario can reach at
 // most on this machine, measured rather than estimated. Run as `UV_THREADPOOL_SIZE=1 node
-// bench/dist/servers/floor-signing.js` (one libuv thread, as otherclient's start script: the pool only signs).
+// bench/dist/servers/floor-signing.js`: one libuv thread, as otherclient's start script (the pool only signs); its
+// other flags (heap sizes, MALLOC_ARENA_MAX) are not applied, as they are not to the floor.
 //
 // Exactly the floor (servers/floor.ts: Fastify with `logger: { level: 'info' }`, Fastify's default JSON parser, no
 // schema, no plugin, no database), except that `POST /floor` signs an RFC 9068 access token with @mxp/jwt-core's
@@ -8,9 +9,7 @@
 // jti, client_id, scope), and answers `{"status":"success","token":...}`.
 import { generateSigningKey, importKeySet, signJwt } from '@mxp/jwt-core';
 import Fastify from 'fastify';
-
-const port = Number(process.env.PORT ?? 0);
-const host = process.env.HOST ?? '127.0.0.1';
+import { listenForHarness } from './listen.js';
 
 const keySet = await importKeySet({ jwks: JSON.stringify({ keys: [await generateSigningKey('ES256')] }) });
 
@@ -31,14 +30,5 @@ app.post<{ Body: { clientId?: unknown } }>('/floor', async (request) => {
   );
   return { status: 'success', token };
 });
-// Readiness probe for the harness, like the services' health routes.
-app.get('/health', async () => ({ status: 'ok' }));
 
-process.on('SIGTERM', () => {
-  app.close().then(
-    () => process.exit(0),
-    () => process.exit(1),
-  );
-});
-
-await app.listen({ host, port });
+await listenForHarness(app);

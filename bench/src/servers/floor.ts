@@ -7,21 +7,10 @@
 // harness sends the same ~90-byte body as `POST /api/auth/token`), there is no schema, no plugin, no database, and
 // it answers `{"status":"success"}` with status 200.
 import Fastify from 'fastify';
-
-const port = Number(process.env.PORT ?? 0);
-const host = process.env.HOST ?? '127.0.0.1';
+import { listenForHarness } from './listen.js';
 
 const app = Fastify({ logger: { level: 'info' } });
 
 app.post('/floor', async () => ({ status: 'success' }));
-// Readiness probe for the harness, like the services' health routes.
-app.get('/health', async () => ({ status: 'ok' }));
 
-process.on('SIGTERM', () => {
-  app.close().then(
-    () => process.exit(0),
-    () => process.exit(1),
-  );
-});
-
-await app.listen({ host, port });
+await listenForHarness(app);
