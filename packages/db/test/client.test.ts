@@ -21,15 +21,16 @@ async function failure(promise: Promise<unknown>): Promise<{ error: unknown; mil
   throw new Error('expected the query to fail');
 }
 
-describe('createPrismaClient', () => {
-  let db: TestDatabase;
-  beforeAll(async () => {
-    db = await createTestDatabase();
-  });
-  afterAll(async () => {
-    await db?.drop();
-  });
+// One migrated database for the whole file (both describes read it; neither changes what the other reads).
+let db: TestDatabase;
+beforeAll(async () => {
+  db = await createTestDatabase();
+});
+afterAll(async () => {
+  await db?.drop();
+});
 
+describe('createPrismaClient', () => {
   it('queries a migrated database across both schemas', async () => {
     const prisma = createPrismaClient(db.url);
     try {
@@ -159,14 +160,6 @@ describe('createPrismaClient', () => {
 });
 
 describe('queryNamed', () => {
-  let db: TestDatabase;
-  beforeAll(async () => {
-    db = await createTestDatabase();
-  });
-  afterAll(async () => {
-    await db?.drop();
-  });
-
   const statement = {
     name: 'mxp.query_named_test/1',
     text: "SELECT $1::int + 1 AS next, $2::timestamptz AS at, 'x' AS label",
